@@ -1,0 +1,1 @@
+"""Benchmark data: error modes, the synthetic generator, and the MQ-RAVSBench reader."""
