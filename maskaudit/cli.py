@@ -55,8 +55,12 @@ class LazyGroup(click.Group):
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on the log.")
 def cli(verbose: int, quiet: bool) -> None:
     """maskaudit: audit segmentation masks in real time, without ground truth."""
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,5 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             raise
-        click.echo(f"maskaudit: internal error: {type(exc).__name__}: {exc} (rerun with -vv)", err=True)
+        click.echo(
+            f"maskaudit: internal error: {type(exc).__name__}: {exc} (rerun with -vv)", err=True
+        )
         sys.exit(2)

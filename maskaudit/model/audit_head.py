@@ -1,0 +1,185 @@
+"""The audit head: once per candidate mask, judged against the scene, sound and expression."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from maskaudit.kernels.pooling_torch import mask_pool, mask_pool_context
+from maskaudit.model.config import ModelConfig
+
+ACTIVITY_CHANNELS = 4
+"""Learned visual activity series per candidate, correlated with the audio bands."""
+
+ENERGY_CHANNELS = 2
+"""Learned energy series per audio band, correlated with the visual activity."""
+
+BAND_DESCRIPTOR = 16
+"""Size of the summary of one band's sound over the context (loudness, onset, length, rhythm)."""
+
+GEOMETRY = 8
+"""Geometry features per candidate (see ``maskaudit.kernels``)."""
+
+
+def standardise(series: torch.Tensor, valid: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """Centre and scale ``series`` over its time axis (dim 2), ignoring invalid steps.
+
+    Args:
+        series: [B, X, T, C].
+        valid: [B, T] with 1 for filled context entries and 0 for padding.
+        eps: Added to the variance so flat series stay near zero instead of exploding.
+    """
+    v = valid[:, None, :, None]
+    count = v.sum(dim=2, keepdim=True).clamp(min=1.0)
+    mean = (series * v).sum(dim=2, keepdim=True) / count
+    centred = (series - mean) * v
+    var = centred.pow(2).sum(dim=2, keepdim=True) / count
+    return centred / torch.sqrt(var + eps)
+
+
+class AuditHead(nn.Module):
+    """Estimate IoU, type and action for K candidate masks per frame.
+
+    The head compares each candidate with the rest of the scene rather than judging it alone:
+
+    * appearance and geometry: fused mask pooling of the frame's three feature maps over the
+      candidate's inside, boundary band and outside, plus the mask's geometry;
+    * sound: the candidate's visual activity over the temporal context (pooled from the
+      per-second ``context`` maps) is correlated with every audio band's energy over the same
+      seconds; the best-matching band's descriptor is then ranked against the other active bands
+      (is this object's sound the loudest, the earliest, the lowest, the longest...);
+    * space: the expression attends over the frame to find the object it names, and the
+      candidate's centroid is placed relative to it (left of, right of, near);
+    * the expression gates the fused features, choosing which comparison matters.
+
+    Args:
+        config: The model sizes.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c = config
+        self.bands = c.bands
+        self.band_dim = c.band_dim
+        pooled_dim = 3 * (c.c0 + c.c1 + c.c2)
+        self.pooled_proj = nn.Sequential(nn.Linear(pooled_dim, 128), nn.ReLU())
+        self.activity = nn.Linear(3 * c.context_dim, ACTIVITY_CHANNELS)
+        self.energy = nn.Linear(c.band_dim, ENERGY_CHANNELS)
+        corr_dim = ACTIVITY_CHANNELS * ENERGY_CHANNELS
+        self.band_score = nn.Sequential(nn.Linear(corr_dim, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.band_step = nn.Sequential(nn.Linear(c.band_dim + 1, 32), nn.ReLU())
+        self.band_summary = nn.Linear(64, BAND_DESCRIPTOR)
+        self.band_active = nn.Linear(BAND_DESCRIPTOR, 1)
+        self.rank_sharpness = nn.Parameter(torch.tensor(4.0))
+        self.anchor_query = nn.Linear(c.text_dim, c.c2)
+        self.text_proj = nn.Sequential(nn.Linear(c.text_dim, 64), nn.ReLU())
+        self.global_proj = nn.Sequential(nn.Linear(c.global_dim, 32), nn.ReLU())
+        fused_dim = 128 + GEOMETRY + 3 * BAND_DESCRIPTOR + 3 + 4 + 1 + 64 + 32
+        self.norm = nn.LayerNorm(fused_dim)
+        self.fuse1 = nn.Linear(fused_dim, c.hidden)
+        self.gate = nn.Linear(c.text_dim, c.hidden)
+        self.fuse2 = nn.Sequential(nn.Linear(c.hidden, c.hidden // 2), nn.ReLU())
+        self.iou_out = nn.Linear(c.hidden // 2, 1)
+        self.type_out = nn.Linear(c.hidden // 2, c.n_types)
+        self.action_out = nn.Linear(c.hidden // 2, c.n_actions)
+
+    def sound_features(
+        self,
+        masks: torch.Tensor,
+        context_maps: torch.Tensor,
+        context_audio: torch.Tensor,
+        context_valid: torch.Tensor,
+    ) -> torch.Tensor:
+        """Return each candidate's audio-visual features [B, K, 3 * BAND_DESCRIPTOR + 3]."""
+        B, T = context_audio.shape[:2]
+        K = masks.shape[1]
+        regions = mask_pool_context(masks, context_maps)
+        visual = self.activity(regions.reshape(B, K, T, -1))
+        audio = context_audio.reshape(B, T, self.bands, self.band_dim)
+        energy = self.energy(audio).permute(0, 2, 1, 3)
+        visual_n = standardise(visual, context_valid)
+        energy_n = standardise(energy, context_valid)
+        count = context_valid.sum(dim=1).clamp(min=1.0)[:, None, None, None, None]
+        corr = torch.einsum("bktv,bnte->bknve", visual_n, energy_n) / count
+        score = self.band_score(corr.reshape(B, K, self.bands, -1)).squeeze(3)
+        weight = torch.softmax(score, dim=2)
+
+        position = torch.linspace(0.0, 1.0, T, device=masks.device).to(audio.dtype)
+        position = position.view(1, T, 1, 1).expand(B, T, self.bands, 1)
+        steps = self.band_step(torch.cat([audio, position], dim=3))
+        valid = context_valid[:, :, None, None]
+        step_max = (steps * valid - (1.0 - valid) * 1e4).amax(dim=1)
+        step_mean = (steps * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1.0)
+        descriptor = self.band_summary(torch.cat([step_max, step_mean], dim=2))
+        active = torch.sigmoid(self.band_active(descriptor)).squeeze(2)
+
+        matched = torch.einsum("bkn,bnd->bkd", weight, descriptor)
+        diff = matched.unsqueeze(2) - descriptor.unsqueeze(1)
+        above = torch.sigmoid(diff * self.rank_sharpness) * active[:, None, :, None]
+        rank = above.sum(dim=2) / active.sum(dim=1).clamp(min=1e-3)[:, None, None]
+        scene = (descriptor * active.unsqueeze(2)).sum(dim=1) / active.sum(dim=1, keepdim=True)
+        scene = scene.clamp(-1e3, 1e3).unsqueeze(1).expand(B, K, BAND_DESCRIPTOR)
+        entropy = -(weight * torch.log(weight + 1e-8)).sum(dim=2, keepdim=True)
+        best = score.amax(dim=2, keepdim=True)
+        matched_active = (weight * active.unsqueeze(1)).sum(dim=2, keepdim=True)
+        return torch.cat([matched, rank, scene, entropy, best, matched_active], dim=2)
+
+    def spatial_features(
+        self,
+        feat2: torch.Tensor,
+        pooled_inside2: torch.Tensor,
+        geometry: torch.Tensor,
+        text_embedding: torch.Tensor,
+    ) -> torch.Tensor:
+        """Return the candidate's place relative to the object the expression names [B, K, 5]."""
+        B, C, h, w = feat2.shape
+        K = geometry.shape[1]
+        query = self.anchor_query(text_embedding)
+        scores = torch.einsum("bc,bchw->bhw", query, feat2).reshape(B, h * w) / math.sqrt(C)
+        attention = torch.softmax(scores, dim=1).reshape(B, h, w)
+        ys = (torch.arange(h, device=feat2.device).to(feat2.dtype) + 0.5) / h
+        xs = (torch.arange(w, device=feat2.device).to(feat2.dtype) + 0.5) / w
+        ax = (attention.sum(dim=1) * xs).sum(dim=1)
+        ay = (attention.sum(dim=2) * ys).sum(dim=1)
+        dx = geometry[:, :, 3] - ax[:, None]
+        dy = geometry[:, :, 4] - ay[:, None]
+        dist = torch.sqrt(dx * dx + dy * dy + 1e-6)
+        peak = attention.reshape(B, h * w).amax(dim=1, keepdim=True).expand(B, K)
+        match = torch.einsum("bkc,bc->bk", pooled_inside2, query) / math.sqrt(C)
+        return torch.stack([dx, dy, dist, peak, match], dim=2)
+
+    def forward(
+        self,
+        feat0: torch.Tensor,
+        feat1: torch.Tensor,
+        feat2: torch.Tensor,
+        frame_global: torch.Tensor,
+        context_maps: torch.Tensor,
+        context_audio: torch.Tensor,
+        context_valid: torch.Tensor,
+        text_embedding: torch.Tensor,
+        masks: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Audit K candidate masks on each of B frames.
+
+        Returns:
+            ``iou`` [B, K] in [0, 1], ``type_logits`` [B, K, n_types] and ``action_logits``
+            [B, K, n_actions].
+        """
+        B, K = masks.shape[:2]
+        pooled, geometry = mask_pool(masks, [feat0, feat1, feat2])
+        c2 = feat2.shape[1]
+        inside2 = pooled[:, :, -3 * c2 : -2 * c2]
+        sound = self.sound_features(masks, context_maps, context_audio, context_valid)
+        spatial = self.spatial_features(feat2, inside2, geometry, text_embedding)
+        text = self.text_proj(text_embedding).unsqueeze(1).expand(B, K, -1)
+        scene = self.global_proj(frame_global).unsqueeze(1).expand(B, K, -1)
+        fused = torch.cat([self.pooled_proj(pooled), geometry, sound, spatial, text, scene], dim=2)
+        gate = torch.sigmoid(self.gate(text_embedding)).unsqueeze(1)
+        hidden = F.relu(self.fuse1(self.norm(fused))) * gate
+        hidden = self.fuse2(hidden)
+        iou = torch.sigmoid(self.iou_out(hidden)).squeeze(2)
+        return iou, self.type_out(hidden), self.action_out(hidden)
