@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from maskaudit.model.config import ModelConfig
 
-LOG_MEL_MEAN = -8.0
+LOG_MEL_MEAN = -10.0
 """Typical log-mel value of the synthetic benchmark's audio, subtracted inside the graph."""
 
 LOG_MEL_STD = 4.0

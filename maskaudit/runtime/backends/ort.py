@@ -1,0 +1,368 @@
+"""ONNX Runtime backends: ``ort-cpu``, ``ort-cuda`` and ``ort-trt``.
+
+After each session starts, the providers it really got (``session.get_providers()``) are
+checked: onnxruntime-gpu quietly falls back to the CPU when the CUDA or TensorRT libraries are
+missing, and a verdict must never claim a backend that did not run. Asking for a backend whose
+provider is absent or fell back raises a :class:`BackendError` that says why and how to fix it.
+
+``ort-trt`` runs ONNX Runtime's TensorRT provider with engine and timing caches in the bundle's
+``engines/ort-trt/`` (or, for a read-only bundle, in ``~/.cache/maskaudit/engines/``), explicit
+optimisation profiles (min/opt/max) for every dynamic axis, FP16 on, and INT8 on for the int8
+(QDQ) graphs; TensorRT then follows the graph's quantisation (explicit quantisation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskaudit.errors import BackendError
+from maskaudit.export.manifest import describe_ort_value
+from maskaudit.runtime.backends.base import LoadedBackend
+from maskaudit.runtime.bundle import GRAPHS, Bundle
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: dict[str, str] = {
+    "ort-cpu": "CPUExecutionProvider",
+    "ort-cuda": "CUDAExecutionProvider",
+    "ort-trt": "TensorrtExecutionProvider",
+}
+"""The onnxruntime execution provider each ONNX Runtime backend stands for."""
+
+GPU_SWAP = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
+"""How to get the GPU build of onnxruntime (the two packages must never be installed together)."""
+
+
+@dataclass(frozen=True)
+class ProfileLimits:
+    """Ranges (min, opt, max) of the dynamic axes, for TensorRT optimisation profiles.
+
+    Attributes:
+        frames: Frames per frame-encoder run (1 in a stream; up to T + 1 in ``audit`` with
+            context). Defaults to (1, 1, 11).
+        windows: Windows per audio-encoder run. Defaults to (1, 1, 10).
+        expressions: Expressions per text-encoder run. Defaults to (1, 1, 4).
+        tokens: Tokens per expression. Defaults to (32, 32, 32), the tokenizer's fixed length.
+        batch: Frames per head run. Defaults to (1, 1, 4).
+        candidates: Candidate masks per frame. Defaults to (1, 4, 16).
+        context: Context entries (T). Defaults to (1, 10, 10).
+    """
+
+    frames: tuple[int, int, int] = (1, 1, 11)
+    windows: tuple[int, int, int] = (1, 1, 10)
+    expressions: tuple[int, int, int] = (1, 1, 4)
+    tokens: tuple[int, int, int] = (32, 32, 32)
+    batch: tuple[int, int, int] = (1, 1, 4)
+    candidates: tuple[int, int, int] = (1, 4, 16)
+    context: tuple[int, int, int] = (1, 10, 10)
+
+    def axis(self, graph: str, tensor: str, axis: int) -> tuple[int, int, int]:
+        """Return the (min, opt, max) of one dynamic axis of one input.
+
+        Args:
+            graph: The graph's name.
+            tensor: The input's name.
+            axis: The axis index.
+
+        Returns:
+            The range; unknown dynamic axes get (1, 1, 64) with a warning.
+        """
+        if axis == 0:
+            return {
+                "frame_encoder": self.frames,
+                "audio_encoder": self.windows,
+                "text_encoder": self.expressions,
+            }.get(graph, self.batch)
+        if graph == "text_encoder" and axis == 1:
+            return self.tokens
+        if graph == "audit_head" and axis == 1 and tensor == "masks":
+            return self.candidates
+        if graph == "audit_head" and axis == 1 and tensor.startswith("context"):
+            return self.context
+        logger.warning("no profile range for %s.%s axis %d; using 1..64", graph, tensor, axis)
+        return (1, 1, 64)
+
+
+@dataclass(frozen=True)
+class OrtOptions:
+    """Options of the ONNX Runtime backends.
+
+    Attributes:
+        threads: Intra-op threads per session. Defaults to None (onnxruntime's choice: one per
+            physical core).
+        inter_threads: Inter-op threads per session. Defaults to None (onnxruntime's choice).
+        device_id: CUDA device for ``ort-cuda`` and ``ort-trt``. Defaults to 0.
+        limits: Profile ranges for ``ort-trt``. Defaults to ``ProfileLimits()``.
+        cache_dir: Where ``ort-trt`` keeps engines and timing caches. Defaults to None: the
+            bundle's ``engines/ort-trt`` if writable, else ``~/.cache/maskaudit/engines``.
+        workspace_bytes: TensorRT builder workspace for ``ort-trt``. Defaults to 2 GiB.
+    """
+
+    threads: int | None = None
+    inter_threads: int | None = None
+    device_id: int = 0
+    limits: ProfileLimits = ProfileLimits()
+    cache_dir: Path | None = None
+    workspace_bytes: int = 2 << 30
+
+
+def installed_onnxruntime() -> str:
+    """Return which onnxruntime distribution is installed, e.g. ``onnxruntime 1.32.0 (CPU)``."""
+    import onnxruntime as ort
+
+    for dist in ("onnxruntime-gpu", "onnxruntime"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        kind = "GPU" if dist.endswith("gpu") else "CPU"
+        return f"{dist} {version} ({kind} build)"
+    return f"onnxruntime {ort.__version__}"
+
+
+def check_available(name: str) -> None:
+    """Refuse an ONNX Runtime backend whose provider this onnxruntime does not have.
+
+    Args:
+        name: ``ort-cpu``, ``ort-cuda`` or ``ort-trt``.
+
+    Raises:
+        BackendError: If the provider is not compiled into the installed onnxruntime; the
+            message says which package to install.
+    """
+    import onnxruntime as ort
+
+    provider = PROVIDERS[name]
+    available = ort.get_available_providers()
+    if provider in available:
+        return
+    installed = installed_onnxruntime()
+    if "GPU" not in installed:
+        fix = GPU_SWAP
+    elif name == "ort-trt":
+        fix = (
+            "install TensorRT (pip install tensorrt, or JetPack on Jetson) and put its "
+            "libraries on LD_LIBRARY_PATH"
+        )
+    else:
+        fix = "install the CUDA and cuDNN versions this onnxruntime-gpu was built for"
+    raise BackendError(
+        f"backend {name}: onnxruntime has no {provider} here (installed: {installed}; "
+        f"providers: {', '.join(available)}): {fix}"
+    )
+
+
+def session_options(threads: int | None = None, inter_threads: int | None = None) -> Any:
+    """Build onnxruntime session options with the thread counts and full graph optimisation.
+
+    Args:
+        threads: Intra-op threads. Defaults to None (onnxruntime's choice).
+        inter_threads: Inter-op threads. Defaults to None (onnxruntime's choice).
+
+    Returns:
+        An ``onnxruntime.SessionOptions``.
+
+    Raises:
+        BackendError: If a thread count is negative.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    for value, attr in ((threads, "intra_op_num_threads"), (inter_threads, "inter_op_num_threads")):
+        if value is not None:
+            if value < 0:
+                raise BackendError(f"thread count {value} is negative: pass 0 (automatic) or more")
+            setattr(options, attr, int(value))
+    return options
+
+
+def profile_shapes(
+    graph: str, inputs: list[dict[str, Any]], limits: ProfileLimits
+) -> dict[str, str]:
+    """Build the TensorRT provider's explicit profile shapes for one graph.
+
+    Args:
+        graph: The graph's name.
+        inputs: Its inputs from the manifest (``{"name", "dtype", "shape"}``).
+        limits: The ranges of the dynamic axes.
+
+    Returns:
+        ``{"trt_profile_min_shapes": "frame:1x160x160x3,...", "trt_profile_opt_shapes": ...,
+        "trt_profile_max_shapes": ...}``; empty when no input has a dynamic axis.
+    """
+    rows: list[list[str]] = [[], [], []]
+    for value in inputs:
+        if all(isinstance(dim, int) for dim in value["shape"]):
+            continue
+        dims = [
+            (dim, dim, dim) if isinstance(dim, int) else limits.axis(graph, value["name"], axis)
+            for axis, dim in enumerate(value["shape"])
+        ]
+        for i in range(3):
+            rows[i].append(f"{value['name']}:" + "x".join(str(d[i]) for d in dims))
+    if not rows[0]:
+        return {}
+    keys = ("trt_profile_min_shapes", "trt_profile_opt_shapes", "trt_profile_max_shapes")
+    return {key: ",".join(row) for key, row in zip(keys, rows, strict=True)}
+
+
+def _cache_dir(bundle: Bundle, options: OrtOptions) -> Path:
+    """Return a writable folder for the TensorRT provider's engine and timing caches."""
+    if options.cache_dir is not None:
+        folder = Path(options.cache_dir)
+    else:
+        folder = bundle.engines_dir / "ort-trt"
+        probe = folder if folder.exists() else bundle.path
+        if not os.access(probe, os.W_OK):
+            tag = hashlib.sha256(str(bundle.path).encode()).hexdigest()[:12]
+            folder = Path.home() / ".cache" / "maskaudit" / "engines" / tag / "ort-trt"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def trt_provider_options(
+    bundle: Bundle, graph: str, precision: str, options: OrtOptions
+) -> dict[str, Any]:
+    """Build the TensorRT execution provider's options for one graph.
+
+    Args:
+        bundle: The bundle (for its signature and cache folder).
+        graph: The graph's name.
+        precision: ``fp32`` (TensorRT FP32) or ``int8`` (INT8 and FP16 on; the QDQ nodes fix
+            where INT8 runs).
+        options: The backend options.
+
+    Returns:
+        The provider options dict for ``("TensorrtExecutionProvider", options)``.
+    """
+    cache = str(_cache_dir(bundle, options))
+    provider: dict[str, Any] = {
+        "device_id": options.device_id,
+        "trt_max_workspace_size": options.workspace_bytes,
+        "trt_fp16_enable": precision == "int8",
+        "trt_int8_enable": precision == "int8",
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": cache,
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": cache,
+    }
+    provider.update(profile_shapes(graph, bundle.signature(graph)["inputs"], options.limits))
+    return provider
+
+
+def providers_for(
+    name: str, bundle: Bundle, graph: str, precision: str, options: OrtOptions
+) -> list[Any]:
+    """Return the onnxruntime provider list (with options) for one graph on one backend.
+
+    Args:
+        name: ``ort-cpu``, ``ort-cuda`` or ``ort-trt``.
+        bundle: The bundle.
+        graph: The graph's name.
+        precision: The precision of the graph file.
+        options: The backend options.
+
+    Returns:
+        A list for ``InferenceSession(providers=...)``; the CPU provider is always last, for the
+        nodes a GPU provider does not take.
+    """
+    cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
+    if name == "ort-trt":
+        trt = ("TensorrtExecutionProvider", trt_provider_options(bundle, graph, precision, options))
+        return [trt, cuda, "CPUExecutionProvider"]
+    if name == "ort-cuda":
+        return [cuda, "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OrtRunner:
+    """Runs one graph in an onnxruntime session.
+
+    Args:
+        graph: The graph's name.
+        session: The started ``onnxruntime.InferenceSession``.
+    """
+
+    def __init__(self, graph: str, session: Any) -> None:
+        self.graph = graph
+        self.session = session
+        self.input_names = [v.name for v in session.get_inputs()]
+        self.output_names = [v.name for v in session.get_outputs()]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the graph; ``feeds`` may hold extra arrays, only the graph's inputs are passed."""
+        outputs = self.session.run(self.output_names, {k: feeds[k] for k in self.input_names})
+        return dict(zip(self.output_names, outputs, strict=True))
+
+
+def _start_session(
+    name: str, bundle: Bundle, graph: str, precision: str, options: OrtOptions
+) -> OrtRunner:
+    """Start one graph's session, check its providers and its signature."""
+    import onnxruntime as ort
+
+    path = bundle.graph_path(graph, precision)
+    try:
+        session = ort.InferenceSession(
+            str(path),
+            session_options(options.threads, options.inter_threads),
+            providers=providers_for(name, bundle, graph, precision, options),
+        )
+    except Exception as err:  # onnxruntime raises untyped errors for every failure
+        raise BackendError(f"backend {name} cannot load {path.name}: {err}") from err
+    got = session.get_providers()
+    if PROVIDERS[name] not in got:
+        raise BackendError(
+            f"backend {name}: the {graph} session fell back to {', '.join(got)} (installed: "
+            f"{installed_onnxruntime()}): the {PROVIDERS[name]} libraries did not load; check "
+            "that the CUDA, cuDNN and TensorRT versions match this onnxruntime build"
+        )
+    bundle.check_signature(
+        graph,
+        [describe_ort_value(v) for v in session.get_inputs()],
+        [describe_ort_value(v) for v in session.get_outputs()],
+        path.name,
+    )
+    return OrtRunner(graph, session)
+
+
+def open_ort(
+    name: str, bundle: Bundle, precision: str, options: OrtOptions | None = None
+) -> LoadedBackend:
+    """Start the four graphs of a bundle on an ONNX Runtime backend.
+
+    Args:
+        name: ``ort-cpu``, ``ort-cuda`` or ``ort-trt``.
+        bundle: The checked bundle.
+        precision: ``fp32`` or ``int8``.
+        options: Thread counts, device and TensorRT settings. Defaults to ``OrtOptions()``.
+
+    Returns:
+        The loaded backend; ``name`` is what really runs.
+
+    Raises:
+        BackendError: If the provider is missing here or the session fell back from it.
+        BundleError: If a graph is missing in ``precision`` or its signature differs.
+    """
+    options = options or OrtOptions()
+    check_available(name)
+    runners: dict[str, Any] = {}
+    precisions: dict[str, str] = {}
+    providers: dict[str, list[str]] = {}
+    for graph in GRAPHS:
+        precisions[graph] = bundle.resolve_precision(graph, precision)
+        runner = _start_session(name, bundle, graph, precisions[graph], options)
+        runners[graph] = runner
+        providers[graph] = runner.session.get_providers()
+    logger.info("backend %s (%s): %s", name, precision, providers["audit_head"])
+    return LoadedBackend(name, precision, runners, precisions, name, "", providers)

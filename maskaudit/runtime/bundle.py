@@ -1,0 +1,326 @@
+"""Loading and checking a model bundle.
+
+A bundle (see :mod:`maskaudit.export.manifest`) is refused, with a :class:`BundleError` naming
+the file at fault and the fix, when its folder or manifest is missing, its ``format_version`` is
+not the one this maskaudit reads, a file is missing or its sha256 differs from the manifest's,
+a graph or a precision is missing, or a graph's real inputs and outputs differ from the
+signature in the manifest or from the graph contract the runtime relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from maskaudit.errors import BundleError
+from maskaudit.export.manifest import (
+    ENGINES_DIR,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    read_signature,
+    sha256_file,
+    signature_difference,
+)
+from maskaudit.runtime.policy import PolicyThresholds
+
+logger = logging.getLogger(__name__)
+
+GRAPHS: tuple[str, ...] = ("frame_encoder", "audio_encoder", "text_encoder", "audit_head")
+"""The graphs every bundle holds."""
+
+CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "frame_encoder": (("frame",), ("feat0", "feat1", "feat2", "frame_global", "context")),
+    "audio_encoder": (("log_mel",), ("audio_embedding",)),
+    "text_encoder": (("input_ids", "attention_mask"), ("text_embedding",)),
+    "audit_head": (
+        (
+            "feat0",
+            "feat1",
+            "feat2",
+            "frame_global",
+            "context_maps",
+            "context_audio",
+            "context_valid",
+            "text_embedding",
+            "masks",
+        ),
+        ("iou", "type_logits", "action_logits"),
+    ),
+}
+"""Input and output names each graph must have (``token_type_ids`` is optional)."""
+
+REEXPORT = "re-export the bundle with `maskaudit export` or restore the file"
+
+
+def default_bundle_path() -> Path:
+    """Return the folder of the shipped default bundle (``maskaudit/assets/default``)."""
+    return Path(str(resources.files("maskaudit").joinpath("assets", "default")))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A checked model bundle.
+
+    Attributes:
+        path: The bundle folder.
+        manifest: The parsed ``manifest.json``.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+
+    def precisions(self, graph: str) -> tuple[str, ...]:
+        """Return the precisions ``graph`` exists in (e.g. ``("fp32", "int8")``)."""
+        entry = self.manifest["graphs"][graph]
+        return tuple(k for k in ("fp32", "int8") if k in entry)
+
+    def resolve_precision(self, graph: str, precision: str) -> str:
+        """Return the precision to run ``graph`` in when ``precision`` is asked for.
+
+        The text encoder runs once per expression and may ship in one precision only; it then
+        runs in that one. Every other graph must exist in the asked precision.
+
+        Args:
+            graph: One of ``GRAPHS``.
+            precision: ``fp32`` or ``int8``.
+
+        Returns:
+            The precision of the file that will run.
+
+        Raises:
+            BundleError: If ``graph`` does not exist in ``precision``.
+        """
+        available = self.precisions(graph)
+        if precision in available:
+            return precision
+        if graph == "text_encoder" and available:
+            logger.info("%s has no %s graph; using %s", graph, precision, available[0])
+            return available[0]
+        other = available[0] if available else "fp32"
+        raise BundleError(
+            f"bundle {self.path} has no {precision} {graph} ({graph}.{precision}.onnx; it has "
+            f"{', '.join(available) or 'none'}): pass --precision {other} or export the bundle "
+            f"with {precision} graphs"
+        )
+
+    def graph_path(self, graph: str, precision: str) -> Path:
+        """Return the ONNX file of ``graph`` at ``precision`` (see :meth:`resolve_precision`)."""
+        precision = self.resolve_precision(graph, precision)
+        return self.path / self.manifest["graphs"][graph][precision]
+
+    def signature(self, graph: str) -> dict[str, list[dict[str, Any]]]:
+        """Return ``{"inputs": [...], "outputs": [...]}`` of ``graph`` from the manifest."""
+        entry = self.manifest["graphs"][graph]
+        return {"inputs": entry["inputs"], "outputs": entry["outputs"]}
+
+    def input_shape(self, graph: str, name: str) -> list[int | str]:
+        """Return the manifest shape of input ``name`` of ``graph``."""
+        return _find(self.signature(graph)["inputs"], name, graph)["shape"]
+
+    def output_shape(self, graph: str, name: str) -> list[int | str]:
+        """Return the manifest shape of output ``name`` of ``graph``."""
+        return _find(self.signature(graph)["outputs"], name, graph)["shape"]
+
+    def input_names(self, graph: str) -> tuple[str, ...]:
+        """Return the input names of ``graph`` in manifest order."""
+        return tuple(v["name"] for v in self.signature(graph)["inputs"])
+
+    @property
+    def tokenizer_path(self) -> Path:
+        """The bundle's ``tokenizer.json``."""
+        return self.path / "tokenizer.json"
+
+    @property
+    def engines_dir(self) -> Path:
+        """The bundle's ``engines/`` folder (may not exist)."""
+        return self.path / ENGINES_DIR
+
+    @property
+    def context_seconds(self) -> int:
+        """Seconds of temporal context the head takes (T)."""
+        return int(self.manifest.get("context", {}).get("seconds", 10))
+
+    @property
+    def policy(self) -> PolicyThresholds:
+        """The verdict policy's thresholds stored in the manifest (defaults where absent)."""
+        return PolicyThresholds.from_dict(self.manifest.get("policy"))
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        """The preprocessing constants stored in the manifest."""
+        return dict(self.manifest.get("preprocessing", {}))
+
+    def check_signature(
+        self, graph: str, inputs: list[dict], outputs: list[dict], what: str
+    ) -> None:
+        """Refuse a loaded graph (a session, an engine) whose signature differs from the manifest.
+
+        Args:
+            graph: One of ``GRAPHS``.
+            inputs: Its inputs as ``{"name", "dtype", "shape"}`` dicts.
+            outputs: Its outputs, likewise.
+            what: The file or engine, for the message.
+
+        Raises:
+            BundleError: If the signatures differ.
+        """
+        expected = self.signature(graph)
+        for key, actual in (("inputs", inputs), ("outputs", outputs)):
+            diff = signature_difference(expected[key], actual)
+            if diff is not None:
+                raise BundleError(
+                    f"{what}: its {key} do not match {graph} in {self.path / MANIFEST_NAME} "
+                    f"({diff}): the graph and the manifest come from different exports; "
+                    f"{REEXPORT}"
+                )
+
+
+def _find(values: list[dict], name: str, graph: str) -> dict:
+    """Return the signature entry called ``name``."""
+    for value in values:
+        if value["name"] == name:
+            return value
+    raise BundleError(f"{graph} has no tensor {name!r} in the manifest; {REEXPORT}")
+
+
+def _read_manifest(folder: Path, default: bool) -> dict[str, Any]:
+    """Read and parse the manifest, refusing a missing folder or file."""
+    if not folder.is_dir():
+        if default:
+            raise BundleError(
+                f"the shipped default bundle is missing ({folder} does not exist): reinstall "
+                "maskaudit, or pass --bundle DIR with a bundle made by `maskaudit export`"
+            )
+        raise BundleError(
+            f"bundle folder {folder} does not exist: pass --bundle with a folder made by "
+            "`maskaudit export`, or leave it out to use the shipped bundle"
+        )
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(
+            f"{path} is missing: {folder} is not a maskaudit bundle; export one with "
+            "`maskaudit export` or restore its manifest.json"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path} is not valid JSON ({err}): {REEXPORT}") from err
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path} is not a JSON object: {REEXPORT}")
+    return manifest
+
+
+def _check_version(manifest: dict[str, Any], path: Path) -> None:
+    """Refuse a manifest of another format version, with the way to upgrade."""
+    version = manifest.get("format_version")
+    writer = manifest.get("maskaudit_version", "an unknown version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BundleError(f"{path} has no integer format_version: {REEXPORT}")
+    if version < FORMAT_VERSION:
+        raise BundleError(
+            f"{path} has format_version {version}, older than the {FORMAT_VERSION} this "
+            f"maskaudit reads (it was written by maskaudit {writer}): upgrade the bundle by "
+            "re-exporting it from its checkpoint with `maskaudit export`, or install "
+            f"maskaudit {writer} to use it as it is"
+        )
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path} has format_version {version}, newer than the {FORMAT_VERSION} this "
+            f"maskaudit reads (it was written by maskaudit {writer}): upgrade maskaudit with "
+            "`pip install -U maskaudit`"
+        )
+
+
+def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a missing file or one whose size or sha256 differs from the manifest's."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{folder / MANIFEST_NAME} lists no files: {REEXPORT}")
+    for name, info in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"{name} is missing from bundle {folder}: {REEXPORT}")
+        size_ok = info.get("bytes") is None or path.stat().st_size == info["bytes"]
+        if not size_ok or sha256_file(path) != info.get("sha256"):
+            raise BundleError(
+                f"{name} does not match its sha256 in {MANIFEST_NAME}: the file was changed or "
+                f"truncated; {REEXPORT}"
+            )
+
+
+def _check_graphs(folder: Path, manifest: dict[str, Any], check_signatures: bool) -> None:
+    """Refuse missing graphs, unhashed graph files and signatures that differ from the files."""
+    graphs = manifest.get("graphs")
+    if not isinstance(graphs, dict):
+        raise BundleError(f"{folder / MANIFEST_NAME} has no graphs section: {REEXPORT}")
+    for graph in GRAPHS:
+        entry = graphs.get(graph)
+        if not isinstance(entry, dict) or not any(p in entry for p in ("fp32", "int8")):
+            raise BundleError(
+                f"bundle {folder} has no {graph} graph ({graph}.fp32.onnx or {graph}.int8.onnx): "
+                f"{REEXPORT}"
+            )
+        if "inputs" not in entry or "outputs" not in entry:
+            raise BundleError(f"{graph} has no signature in {folder / MANIFEST_NAME}: {REEXPORT}")
+        _check_contract(folder, graph, entry)
+        for precision in ("fp32", "int8"):
+            file = entry.get(precision)
+            if file is None:
+                continue
+            if file not in manifest["files"]:
+                raise BundleError(f"{file} has no sha256 in {MANIFEST_NAME}: {REEXPORT}")
+            if check_signatures:
+                actual = read_signature(folder / file)
+                bundle = Bundle(folder, manifest)
+                bundle.check_signature(graph, actual["inputs"], actual["outputs"], file)
+    if "tokenizer.json" not in manifest["files"]:
+        raise BundleError(f"bundle {folder} has no tokenizer.json in its manifest: {REEXPORT}")
+
+
+def _check_contract(folder: Path, graph: str, entry: dict[str, Any]) -> None:
+    """Refuse a graph whose names do not include the ones the runtime feeds and reads."""
+    inputs, outputs = CONTRACT[graph]
+    have_in = {v["name"] for v in entry["inputs"]}
+    have_out = {v["name"] for v in entry["outputs"]}
+    missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
+    extra = have_in - set(inputs) - {"token_type_ids"}
+    if missing or extra:
+        raise BundleError(
+            f"{graph} in {folder / MANIFEST_NAME} does not follow the graph contract (missing "
+            f"{missing}, unexpected inputs {sorted(extra)}): this maskaudit cannot run it; "
+            "export the bundle with this maskaudit version"
+        )
+
+
+def load_bundle(path: str | Path | None = None, check_signatures: bool = True) -> Bundle:
+    """Load a bundle folder and check it completely.
+
+    Args:
+        path: The bundle folder. Defaults to None: the shipped bundle
+            (``maskaudit/assets/default``).
+        check_signatures: Whether to read every graph file's inputs and outputs and compare
+            them with the manifest. Defaults to True.
+
+    Returns:
+        The checked bundle.
+
+    Raises:
+        BundleError: If the bundle is missing, of another format version, tampered with,
+            incomplete or inconsistent; the message names the file and the fix.
+
+    Example:
+        >>> bundle = load_bundle()  # doctest: +SKIP
+        >>> bundle.precisions("audit_head")  # doctest: +SKIP
+        ('fp32', 'int8')
+    """
+    folder = default_bundle_path() if path is None else Path(path).expanduser()
+    manifest = _read_manifest(folder, default=path is None)
+    _check_version(manifest, folder / MANIFEST_NAME)
+    _check_files(folder, manifest)
+    _check_graphs(folder, manifest, check_signatures)
+    logger.info("bundle %s: format %s, files verified", folder, manifest["format_version"])
+    return Bundle(folder.resolve(), manifest)
