@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu": _cpu_model(),
             "logical_cores": os.cpu_count(),
             "platform": platform.platform(),
+            "load_average_1min_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },
         "versions": {
             "python": platform.python_version(),

@@ -10,6 +10,7 @@ visual envelopes are interpolated.
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -142,14 +143,26 @@ def object_masks(scene: Scene, size: tuple[int, int] = (224, 224)) -> list[np.nd
     Returns:
         One bool HxW mask per object, in the scene's order; the masks are disjoint.
     """
-    full = [shape_mask(o, size) for o in scene.objects]
+    return visible_masks(scene.objects, size)
+
+
+def visible_masks(objects: Sequence[SceneObject], size: tuple[int, int]) -> list[np.ndarray]:
+    """Visible masks of objects listed in z-order (see ``object_masks``).
+
+    Args:
+        objects: Objects, later ones in front.
+        size: (width, height) in pixels.
+
+    Returns:
+        One bool HxW mask per object.
+    """
+    full = [shape_mask(o, size) for o in objects]
     visible = []
-    for i, mask in enumerate(full):
-        cover = np.zeros_like(mask)
-        for later in full[i + 1 :]:
-            cover |= later
+    cover = np.zeros((size[1], size[0]), bool)
+    for mask in reversed(full):
         visible.append(mask & ~cover)
-    return visible
+        cover |= mask
+    return visible[::-1]
 
 
 def hsv(hue: float, sat: float, val: float) -> np.ndarray:

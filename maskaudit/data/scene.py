@@ -25,7 +25,7 @@ import numpy as np
 
 from maskaudit.data import expressions as ex
 from maskaudit.data import sound
-from maskaudit.data.render import hsv, object_masks, unit_area
+from maskaudit.data.render import hsv, shape_mask, unit_area, visible_masks
 from maskaudit.data.vocabulary import F0_MAX, F0_MIN, load_vocabulary, seen_categories
 
 PITCH_GAP_OCTAVES = 0.6
@@ -199,8 +199,6 @@ def _layout(rng: np.random.Generator, n: int) -> list[dict] | None:
 
 def _objects_ok(objects: list[SceneObject]) -> bool:
     """Check visible areas and pairwise overlaps at the benchmark size."""
-    from maskaudit.data.render import shape_mask
-
     total = LAYOUT_SIZE[0] * LAYOUT_SIZE[1]
     full = [shape_mask(o, LAYOUT_SIZE) for o in objects]
     areas = [int(m.sum()) for m in full]
@@ -208,10 +206,8 @@ def _objects_ok(objects: list[SceneObject]) -> bool:
         for j in range(i + 1, len(full)):
             if np.count_nonzero(full[i] & full[j]) > MAX_OVERLAP * min(areas[i], areas[j]):
                 return False
-    probe = Scene(0, Background("gradient", ((0, 0, 0),) * 3, 0), objects)
-    return all(
-        AREA_RANGE[0] <= m.sum() / total <= AREA_RANGE[1] for m in object_masks(probe, LAYOUT_SIZE)
-    )
+    visible = visible_masks(objects, LAYOUT_SIZE)
+    return all(AREA_RANGE[0] <= m.sum() / total <= AREA_RANGE[1] for m in visible)
 
 
 def _pitches(rng: np.random.Generator, ranges: list[tuple[float, float]]) -> list[float]:

@@ -79,18 +79,37 @@ class SampleReader(CalibrationDataReader):
 
 
 class EncoderCache:
-    """Outputs of the fp32 encoder graphs for whole clips, kept for the last few clips.
+    """Outputs of the frame and audio encoder graphs for whole clips, kept for the last clips.
 
     Args:
-        graph_dir: Folder with ``frame_encoder.fp32.onnx`` and ``audio_encoder.fp32.onnx``.
+        frame_path: The frame encoder graph.
+        audio_path: The audio encoder graph.
         keep: Clips kept in memory. Defaults to 8.
+        threads: onnxruntime intra-op threads (0: its default). Defaults to 0.
+        optimize: onnxruntime graph optimisations (off: exact QDQ simulation). Defaults to
+            True.
     """
 
-    def __init__(self, graph_dir: Path, keep: int = 8) -> None:
-        self.frame = cpu_session(graph_dir / contract.graph_file(contract.FRAME_ENCODER, "fp32"))
-        self.audio = cpu_session(graph_dir / contract.graph_file(contract.AUDIO_ENCODER, "fp32"))
+    def __init__(
+        self,
+        frame_path: Path,
+        audio_path: Path,
+        keep: int = 8,
+        threads: int = 0,
+        optimize: bool = True,
+    ) -> None:
+        self.frame = cpu_session(frame_path, threads, optimize)
+        self.audio = cpu_session(audio_path, threads, optimize)
         self.keep = keep
         self.clips: OrderedDict[int, tuple[dict[str, np.ndarray], np.ndarray]] = OrderedDict()
+
+    @classmethod
+    def fp32(cls, graph_dir: Path) -> EncoderCache:
+        """Open the fp32 encoder graphs of a folder (``<graph>.fp32.onnx``)."""
+        return cls(
+            graph_dir / contract.graph_file(contract.FRAME_ENCODER, "fp32"),
+            graph_dir / contract.graph_file(contract.AUDIO_ENCODER, "fp32"),
+        )
 
     def clip(
         self, video: int, frames: np.ndarray, log_mels: np.ndarray
@@ -107,7 +126,7 @@ class EncoderCache:
             return self.clips[video]
         names = contract.OUTPUTS[contract.FRAME_ENCODER]
         feats = dict(zip(names, self.frame.run(None, {"frame": frames}), strict=True))
-        (audio,) = self.audio.run(None, {"log_mel": log_mels})
+        (audio,) = self.audio.run(None, {"log_mel": np.ascontiguousarray(log_mels, np.float32)})
         self.clips[video] = (feats, audio)
         if len(self.clips) > self.keep:
             self.clips.popitem(last=False)
@@ -240,7 +259,7 @@ def calibration_data(
     """
     items = choose_items(store, samples, seed)
     frame_batches, mel_batches = _encoder_batches(store, items, batch)
-    encoders = EncoderCache(Path(graph_dir))
+    encoders = EncoderCache.fp32(Path(graph_dir))
 
     def frame_sample(i: int) -> Sample:
         return {"frame": frame_batches[i]}

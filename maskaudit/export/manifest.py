@@ -5,7 +5,8 @@ A bundle is a folder with the ONNX graphs (``<graph>.<precision>.onnx``), ``toke
 
 - ``format_version`` (int, :data:`FORMAT_VERSION`), ``maskaudit_version``, ``created`` (UTC,
   ISO 8601);
-- ``graphs``: ``{name: {precision: file, ..., "inputs": [...], "outputs": [...]}}`` where each
+- ``graphs``: ``{name: {precision: file, ..., "inputs": [...], "outputs": [...]}}`` (precisions
+  ``fp32``, ``int8``, ``int8-trt``, see :data:`PRECISIONS`) where each
   input and output is ``{"name", "dtype", "shape"}``, dtypes are numpy names (``float32``,
   ``uint8``, ``int64``) and dynamic axes are strings (``"N"``, ``"K"``);
 - ``files``: ``{file: {"sha256", "bytes"}}`` for every file of the bundle except
@@ -41,10 +42,11 @@ MANIFEST_NAME = "manifest.json"
 ENGINES_DIR = "engines"
 """Folder of per-machine TensorRT engines and caches inside a bundle (not hashed)."""
 
-PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-"""Precisions a graph file may have."""
+PRECISIONS: tuple[str, ...] = ("fp32", "int8", "int8-trt")
+"""Precisions a graph file may have: ``fp32``; ``int8`` (QDQ for CPUs: unsigned activations,
+signed weights); ``int8-trt`` (QDQ for TensorRT and GPUs: signed, symmetric activations)."""
 
-GRAPH_FILE = re.compile(r"^(?P<graph>[A-Za-z0-9_]+)\.(?P<precision>fp32|int8)\.onnx$")
+GRAPH_FILE = re.compile(r"^(?P<graph>[A-Za-z0-9_]+)\.(?P<precision>fp32|int8|int8-trt)\.onnx$")
 """Pattern of a graph file name: ``<graph>.<precision>.onnx``."""
 
 _ONNX_DTYPES: dict[int, str] = {

@@ -265,6 +265,39 @@ def simplify_graph(
     return result
 
 
+def check_parity(
+    model: AuditorModel,
+    graph_dir: str | Path,
+    input_sets: list[dict[str, dict[str, np.ndarray]]],
+    precision: str = "fp32",
+) -> dict[str, float]:
+    """Compare the exported graphs with PyTorch on given inputs.
+
+    Args:
+        model: The auditor the graphs were exported from.
+        graph_dir: Folder with ``<graph>.<precision>.onnx``.
+        input_sets: Input sets ``{graph: {input: array}}``; a graph missing from a set is
+            skipped for that set.
+        precision: The graph files to run. Defaults to ``fp32``.
+
+    Returns:
+        ``{graph: largest scaled difference}`` (see
+        :func:`~maskaudit.export.parity.max_output_difference`).
+    """
+    graph_dir = Path(graph_dir)
+    worst: dict[str, float] = {}
+    for graph, module in graph_modules(model).items():
+        path = graph_dir / contract.graph_file(graph, precision)
+        for inputs in input_sets:
+            if graph not in inputs:
+                continue
+            diff = max_output_difference(
+                run_graph(path, inputs[graph]), torch_outputs(module, inputs[graph])
+            )
+            worst[graph] = max(worst.get(graph, 0.0), diff)
+    return worst
+
+
 @dataclass
 class ExportReport:
     """What :func:`export_graphs` wrote and measured.

@@ -9,12 +9,15 @@ import numpy as np
 import onnxruntime as ort
 
 
-def cpu_session(path: str | Path, threads: int = 0) -> ort.InferenceSession:
+def cpu_session(path: str | Path, threads: int = 0, optimize: bool = True) -> ort.InferenceSession:
     """Open an onnxruntime CPU session on a graph file.
 
     Args:
         path: The ``.onnx`` file.
         threads: Intra-op threads; 0 lets onnxruntime choose. Defaults to 0.
+        optimize: Apply onnxruntime's graph optimisations. Off, a QDQ graph runs as written
+            (dequantize, float operation, quantize): an exact simulation of INT8 without the
+            CPU's integer kernels. Defaults to True.
 
     Returns:
         The session.
@@ -22,6 +25,8 @@ def cpu_session(path: str | Path, threads: int = 0) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

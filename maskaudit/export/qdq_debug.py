@@ -9,7 +9,7 @@ measured per tensor, as signal-to-quantization-noise ratios (SQNR, dB) summed ov
   at that point (a tensor read only by a Relu or Clip is compared after that clamp, because the
   quantizer folds the clamp into the tensor's range);
 - ``cross``: any float tensor of the QDQ graph against the same tensor of the float graph, the
-  error accumulated up to that point.
+  error accumulated up to that point (after the same clamp, for the same reason).
 
 Two findings make a tensor *lossy*:
 
@@ -180,8 +180,13 @@ def tensor_errors(
             local.add(name, pre, post)
         for name, values in reference.items():
             seen = matched[name]["post_qdq"] if name in matched else quantized.get(name)
-            if seen is not None:
-                cross.add(name, values, list(seen))
+            if seen is None:
+                continue
+            values, seen = list(values), list(seen)
+            if name in bounds:
+                values = [np.clip(a, *bounds[name]) for a in values]
+                seen = [np.clip(a, *bounds[name]) for a in seen]
+            cross.add(name, values, seen)
     reader.rewind()
     return TensorErrors(local=local.db(), cross=cross.db())
 

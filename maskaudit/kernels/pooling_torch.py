@@ -245,21 +245,21 @@ def _naive_geometry(masks: Tensor) -> Tensor:
     sx = _safe_sqrt((masks * dx * dx).sum(dim=(-2, -1)) / safe_total)
     sy = _safe_sqrt((masks * dy * dy).sum(dim=(-2, -1)) / safe_total)
     empty = total < EMPTY_EPS
-    cx = torch.where(empty, torch.full_like(cx, 0.5), cx)
-    cy = torch.where(empty, torch.full_like(cy, 0.5), cy)
-    sx = torch.where(empty, torch.zeros_like(sx), sx)
-    sy = torch.where(empty, torch.zeros_like(sy), sy)
+    cx = torch.where(empty, 0.5, cx)
+    cy = torch.where(empty, 0.5, cy)
+    sx = torch.where(empty, 0.0, sx)
+    sy = torch.where(empty, 0.0, sy)
 
     width, height = _extent(binary.amax(dim=-2)), _extent(binary.amax(dim=-1))
     box = (width * height).clamp_min(1.0) / (H * W)
     area = masks.mean(dim=(-2, -1))
-    fill = torch.where(width > 0, area / box, torch.zeros_like(area))
+    fill = torch.where(width > 0, area / box, 0.0)
     return torch.stack([area, perimeter, euler, cx, cy, sx, sy, fill], dim=-1)
 
 
 def _safe_sqrt(value: Tensor) -> Tensor:
     """Square root with a finite gradient at zero (where the value is exactly zero)."""
-    return torch.where(value > 0, torch.sqrt(value.clamp_min(1e-30)), torch.zeros_like(value))
+    return torch.where(value > 0, torch.sqrt(value.clamp_min(1e-30)), 0.0)
 
 
 def _cell_counts(binary: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -331,12 +331,10 @@ def mask_geometry(masks: Tensor) -> Tensor:
     cy = (rows * ys).sum(dim=-1) / safe_total
     sx = _safe_sqrt((columns * (xs - cx.unsqueeze(-1)) ** 2).sum(dim=-1) / safe_total)
     sy = _safe_sqrt((rows * (ys - cy.unsqueeze(-1)) ** 2).sum(dim=-1) / safe_total)
-    half = torch.full_like(cx, 0.5)
-    zero = torch.zeros_like(cx)
-    cx, cy = torch.where(empty, half, cx), torch.where(empty, half, cy)
-    sx, sy = torch.where(empty, zero, sx), torch.where(empty, zero, sy)
+    cx, cy = torch.where(empty, 0.5, cx), torch.where(empty, 0.5, cy)
+    sx, sy = torch.where(empty, 0.0, sx), torch.where(empty, 0.0, sy)
 
     width, height = _extent(binary_columns.clamp_max(1)), _extent(binary_rows.clamp_max(1))
-    fill = torch.where(width > 0, total / (width * height).clamp_min(1.0), zero)
+    fill = torch.where(width > 0, total / (width * height).clamp_min(1.0), 0.0)
 
     return torch.stack([area, perimeter, euler, cx, cy, sx, sy, fill], dim=-1)

@@ -92,7 +92,7 @@ def pool_scale_kernel(
     low = coverage
     for dy in tl.static_range(3):
         for dx in tl.static_range(3):
-            if dy != 1 or dx != 1:
+            if dy * 3 + dx != 4:  # every neighbour but the centre
                 ni = i + (dy - 1)
                 nj = j + (dx - 1)
                 inside_map = in_map & (ni >= 0) & (ni < h) & (nj >= 0) & (nj < w)

@@ -21,6 +21,7 @@ from maskaudit.export.manifest import (
     ENGINES_DIR,
     FORMAT_VERSION,
     MANIFEST_NAME,
+    PRECISIONS,
     read_signature,
     sha256_file,
     signature_difference,
@@ -74,42 +75,47 @@ class Bundle:
     manifest: dict[str, Any]
 
     def precisions(self, graph: str) -> tuple[str, ...]:
-        """Return the precisions ``graph`` exists in (e.g. ``("fp32", "int8")``)."""
+        """Return the file precisions of ``graph`` (e.g. ``("fp32", "int8", "int8-trt")``)."""
         entry = self.manifest["graphs"][graph]
-        return tuple(k for k in ("fp32", "int8") if k in entry)
+        return tuple(k for k in PRECISIONS if k in entry)
 
-    def resolve_precision(self, graph: str, precision: str) -> str:
-        """Return the precision to run ``graph`` in when ``precision`` is asked for.
+    def resolve_precision(self, graph: str, precision: str, gpu: bool = False) -> str:
+        """Return the graph file's precision to run ``graph`` in when ``precision`` is asked for.
 
-        The text encoder runs once per expression and may ship in one precision only; it then
-        runs in that one. Every other graph must exist in the asked precision.
+        ``int8`` runs the CPU variant (``<graph>.int8.onnx``) on the CPU and prefers the
+        TensorRT variant (``<graph>.int8-trt.onnx``, signed symmetric activations) on GPUs. The
+        text encoder runs once per expression and may ship in one precision only; it then runs
+        in that one. Every other graph must exist in the asked precision.
 
         Args:
             graph: One of ``GRAPHS``.
             precision: ``fp32`` or ``int8``.
+            gpu: Whether a GPU backend runs the graph. Defaults to False.
 
         Returns:
-            The precision of the file that will run.
+            The precision of the file that will run (``fp32``, ``int8`` or ``int8-trt``).
 
         Raises:
             BundleError: If ``graph`` does not exist in ``precision``.
         """
         available = self.precisions(graph)
-        if precision in available:
-            return precision
+        wanted = ["int8-trt", "int8"] if precision == "int8" and gpu else [precision]
+        for option in wanted:
+            if option in available:
+                return option
         if graph == "text_encoder" and available:
             logger.info("%s has no %s graph; using %s", graph, precision, available[0])
             return available[0]
-        other = available[0] if available else "fp32"
+        other = "int8" if precision == "fp32" else "fp32"
         raise BundleError(
             f"bundle {self.path} has no {precision} {graph} ({graph}.{precision}.onnx; it has "
             f"{', '.join(available) or 'none'}): pass --precision {other} or export the bundle "
             f"with {precision} graphs"
         )
 
-    def graph_path(self, graph: str, precision: str) -> Path:
+    def graph_path(self, graph: str, precision: str, gpu: bool = False) -> Path:
         """Return the ONNX file of ``graph`` at ``precision`` (see :meth:`resolve_precision`)."""
-        precision = self.resolve_precision(graph, precision)
+        precision = self.resolve_precision(graph, precision, gpu)
         return self.path / self.manifest["graphs"][graph][precision]
 
     def signature(self, graph: str) -> dict[str, list[dict[str, Any]]]:
@@ -259,7 +265,7 @@ def _check_graphs(folder: Path, manifest: dict[str, Any], check_signatures: bool
         raise BundleError(f"{folder / MANIFEST_NAME} has no graphs section: {REEXPORT}")
     for graph in GRAPHS:
         entry = graphs.get(graph)
-        if not isinstance(entry, dict) or not any(p in entry for p in ("fp32", "int8")):
+        if not isinstance(entry, dict) or not any(p in entry for p in PRECISIONS):
             raise BundleError(
                 f"bundle {folder} has no {graph} graph ({graph}.fp32.onnx or {graph}.int8.onnx): "
                 f"{REEXPORT}"
@@ -267,7 +273,7 @@ def _check_graphs(folder: Path, manifest: dict[str, Any], check_signatures: bool
         if "inputs" not in entry or "outputs" not in entry:
             raise BundleError(f"{graph} has no signature in {folder / MANIFEST_NAME}: {REEXPORT}")
         _check_contract(folder, graph, entry)
-        for precision in ("fp32", "int8"):
+        for precision in PRECISIONS:
             file = entry.get(precision)
             if file is None:
                 continue

@@ -13,8 +13,11 @@
   when the :class:`StreamRun` is created, before any thread starts.
 - Temporal context: the first frame at or after each whole second j, with audio window
   [j, j + 1), becomes context entry j once that window is complete (at once for file audio,
-  one second later for live audio). A frame whose own second has no audio window (the audio
-  ended) gets error verdicts.
+  one second later for live audio). A frame whose own second has no usable audio window (the
+  audio ended, or the window cannot be read) gets error verdicts; with live audio the entry is
+  skipped instead.
+- A frame whose candidates cannot be listed (the mask callback failed) gets one error verdict
+  with ``mask_id`` ``"*"``.
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class StreamRun:
         self.dropped = 0
         self._pending: dict[int, np.ndarray] = {}
         self._last_second: int | None = None
-        self._missing_second: int | None = None
+        self._missing: tuple[int, str] | None = None
         self._frames: queue.Queue = queue.Queue(maxsize=1 if self.source.live else queue_size)
         self._results: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -268,18 +271,27 @@ class StreamRun:
         ready = second if not self.audio.live else math.floor(frame.t + 1e-6) - 1
         for pending in sorted(s for s in self._pending if s <= ready):
             context_map_j = self._pending.pop(pending)
-            window = self.audio.window(pending)
-            if window is None:
-                self._missing_second = pending
+            try:
+                window = self.audio.window(pending)
+                if window is None:
+                    ends = (
+                        f"{self.audio.duration:.2f} s"
+                        if self.audio.duration is not None
+                        else "earlier"
+                    )
+                    raise InputError(
+                        f"{self.audio.name} ends at {ends}; pass audio that covers the whole video"
+                    )
+                embedding, seconds = self.auditor.embed_windows([window], cache=False)
+            except (InputError, OSError, EOFError) as err:
+                self._missing = (pending, str(err))
+                logger.debug("no context entry for second %d: %s", pending, err)
                 continue
-            embedding, seconds = self.auditor.embed_windows([window], cache=False)
             mel_seconds += seconds
             self.context.add(pending, context_map_j, embedding[0])
-        if not self.audio.live and self._missing_second == second:
-            ends = f"{self.audio.duration:.2f} s" if self.audio.duration is not None else "earlier"
+        if not self.audio.live and self._missing is not None and self._missing[0] == second:
             return (
-                f"no audio window for second {second} (t={frame.t:.3f} s): {self.audio.name} ends "
-                f"at {ends}; pass audio that covers the whole video"
+                f"no audio window for second {second} (t={frame.t:.3f} s): {self._missing[1]}"
             ), mel_seconds
         return None, mel_seconds
 

@@ -55,8 +55,9 @@ class TinySizes:
 class _Graph:
     """Collects nodes and random initialisers for one graph."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, signed: bool = False) -> None:
         self.rng = rng
+        self.signed = signed
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         self._count = 0
@@ -85,9 +86,15 @@ class _Graph:
         return output
 
     def qdq(self, x: str, scale: float, zero_point: int) -> str:
-        """Quantise and dequantise ``x`` (uint8), as a QDQ int8 export does."""
+        """Quantise and dequantise ``x`` as a QDQ export does.
+
+        With ``self.signed`` (the ``int8-trt`` variant) the zero point is int8 0 (symmetric);
+        otherwise it is the given uint8 zero point.
+        """
+        if self.signed and zero_point == 0:  # a [0, 1] range needs the whole positive half
+            scale *= 255.0 / 127.0
         s = self.const(np.float32(scale), "scale")
-        z = self.const(np.uint8(zero_point), "zp")
+        z = self.const(np.int8(0) if self.signed else np.uint8(zero_point), "zp")
         return self.op("DequantizeLinear", [self.op("QuantizeLinear", [x, s, z]), s, z])
 
     def conv(self, x: str, cin: int, cout: int, k: int, stride: int, out: str | None = None) -> str:
@@ -119,10 +126,11 @@ def _save(graph: _Graph, name: str, inputs: list, outputs: list, path: Path) -> 
     onnx.save(model, str(path))
 
 
-def _frame_encoder(s: TinySizes, rng: np.random.Generator, int8: bool, path: Path) -> None:
+def _frame_encoder(s: TinySizes, rng: np.random.Generator, precision: str, path: Path) -> None:
     from onnx import TensorProto as T
 
-    g = _Graph(rng)
+    g = _Graph(rng, signed=precision == "int8-trt")
+    int8 = precision != "fp32"
     x = g.op("Cast", ["frame"], to=T.FLOAT)
     x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
     x = g.op("Div", [x, g.const(np.float32(255.0))])
@@ -151,10 +159,11 @@ def _frame_encoder(s: TinySizes, rng: np.random.Generator, int8: bool, path: Pat
     )
 
 
-def _audio_encoder(s: TinySizes, rng: np.random.Generator, int8: bool, path: Path) -> None:
+def _audio_encoder(s: TinySizes, rng: np.random.Generator, precision: str, path: Path) -> None:
     from onnx import TensorProto as T
 
-    g = _Graph(rng)
+    g = _Graph(rng, signed=precision == "int8-trt")
+    int8 = precision != "fp32"
     x = g.op("ReduceMean", ["log_mel", g.const(np.array([2], np.int64))], keepdims=0)
     x = g.op("Div", [g.op("Add", [x, g.const(np.float32(6.0))]), g.const(np.float32(4.0))])
     if int8:
@@ -169,10 +178,11 @@ def _audio_encoder(s: TinySizes, rng: np.random.Generator, int8: bool, path: Pat
     )
 
 
-def _text_encoder(rng: np.random.Generator, int8: bool, path: Path) -> None:
+def _text_encoder(rng: np.random.Generator, precision: str, path: Path) -> None:
     from onnx import TensorProto as T
 
-    g = _Graph(rng)
+    g = _Graph(rng, signed=precision == "int8-trt")
+    int8 = precision != "fp32"
     width, buckets = 16, 97
     ids = g.op("Mod", ["input_ids", g.const(np.int64(buckets))])
     tokens = g.op("Gather", [g.weight((buckets, width), 1.0), ids])
@@ -202,10 +212,11 @@ def _text_encoder(rng: np.random.Generator, int8: bool, path: Path) -> None:
     )
 
 
-def _audit_head(s: TinySizes, rng: np.random.Generator, int8: bool, path: Path) -> None:
+def _audit_head(s: TinySizes, rng: np.random.Generator, precision: str, path: Path) -> None:
     from onnx import TensorProto as T
 
-    g = _Graph(rng)
+    g = _Graph(rng, signed=precision == "int8-trt")
+    int8 = precision != "fp32"
     i64 = lambda *v: g.const(np.array(v, np.int64))  # noqa: E731 - a local shorthand
 
     masks = g.qdq("masks", 1.0 / 255.0, 0) if int8 else "masks"
@@ -297,8 +308,8 @@ def build_tiny_bundle(
         tokenizer_json: A ``tokenizer.json`` to copy into the bundle.
         sizes: Channel counts and sizes. Defaults to None: ``TinySizes()``.
         seed: Seed of the random weights. Defaults to 0.
-        precisions: Precisions of the frame encoder, audio encoder and head. Defaults to
-            ``("fp32", "int8")``.
+        precisions: Precisions of the frame encoder, audio encoder and head (``fp32``, ``int8``,
+            ``int8-trt``). Defaults to ``("fp32", "int8")``.
         text_precisions: Precisions of the text encoder. Defaults to ``("int8",)``, as the
             shipped bundle may have it.
         **sections: Extra manifest sections passed to ``build_manifest``.
@@ -314,24 +325,19 @@ def build_tiny_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     sizes = sizes or TinySizes()
     shutil.copyfile(tokenizer_json, folder / "tokenizer.json")
+    builders = (
+        (_frame_encoder, "frame_encoder", seed),
+        (_audio_encoder, "audio_encoder", seed + 1),
+        (_audit_head, "audit_head", seed + 3),
+    )
     for precision in precisions:
-        int8 = precision == "int8"
-        # The same seed per graph: the int8 graph has the fp32 graph's weights plus QDQ.
-        _frame_encoder(
-            sizes, np.random.default_rng(seed), int8, folder / f"frame_encoder.{precision}.onnx"
-        )
-        _audio_encoder(
-            sizes, np.random.default_rng(seed + 1), int8, folder / f"audio_encoder.{precision}.onnx"
-        )
-        _audit_head(
-            sizes, np.random.default_rng(seed + 3), int8, folder / f"audit_head.{precision}.onnx"
-        )
+        # The same seed per graph: the int8 graphs have the fp32 graph's weights plus QDQ.
+        for build, graph, graph_seed in builders:
+            rng = np.random.default_rng(graph_seed)
+            build(sizes, rng, precision, folder / f"{graph}.{precision}.onnx")
     for precision in text_precisions:
-        _text_encoder(
-            np.random.default_rng(seed + 2),
-            precision == "int8",
-            folder / f"text_encoder.{precision}.onnx",
-        )
+        rng = np.random.default_rng(seed + 2)
+        _text_encoder(rng, precision, folder / f"text_encoder.{precision}.onnx")
     sections.setdefault(
         "calibration", {"data": "none (random weights)", "samples": 0, "method": "none"}
     )

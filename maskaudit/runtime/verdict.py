@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,7 @@ VERDICT_SCHEMA: dict[str, Any] = {
 }
 """JSON schema (draft 2020-12) of one verdict record."""
 
+_LATENCY = ("pre", "model", "total")
 _OPTIONAL = ("iou_raw", "action_raw", "action_policy", "reason", "backend_note", "dropped_frames")
 
 
@@ -138,7 +140,9 @@ class Verdict:
             "status": self.status,
             "backend": self.backend,
             "precision": self.precision,
-            "latency_ms": {k: round(float(v), 3) for k, v in self.latency_ms.items()},
+            "latency_ms": {
+                k: round(float(self.latency_ms[k]), 3) for k in sorted(self.latency_ms, key=_rank)
+            },
         }
         for key in _OPTIONAL:
             value = self.extra.get(key)
@@ -152,6 +156,11 @@ class Verdict:
     def to_json(self) -> str:
         """Return the record as one line of JSON."""
         return json.dumps(self.to_dict(), separators=(", ", ": "))
+
+
+def _rank(key: str) -> int:
+    """Order of a latency key: ``pre``, ``model``, ``total``, then the others."""
+    return _LATENCY.index(key) if key in _LATENCY else len(_LATENCY)
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -180,8 +189,6 @@ def _type_ok(value: Any, kind: str) -> bool:
 
 def _check(value: Any, schema: dict[str, Any], where: str, problems: list[str]) -> None:
     """Check ``value`` against the subset of JSON schema that ``VERDICT_SCHEMA`` uses."""
-    import re
-
     if "enum" in schema and value not in schema["enum"]:
         problems.append(f"{where}: {value!r} is not one of {schema['enum']}")
         return

@@ -122,3 +122,23 @@ def test_missing_graph_is_refused(bundle_copy):
 def test_policy_thresholds_come_from_the_manifest(bundle_copy):
     _edit_manifest(bundle_copy, lambda m: m["policy"].update(accept_min_iou=0.8))
     assert load_bundle(bundle_copy).policy.accept_min_iou == 0.8
+
+
+def test_gpu_backends_prefer_the_tensorrt_int8_variant(tmp_path, tokenizer_json):
+    from maskaudit.runtime.backends.trt import build_plan
+    from maskaudit.runtime.testing import build_tiny_bundle
+
+    folder = build_tiny_bundle(
+        tmp_path / "b", tokenizer_json, precisions=("int8", "int8-trt"), text_precisions=("int8",)
+    )
+    bundle = load_bundle(folder)
+    assert bundle.precisions("audit_head") == ("int8", "int8-trt")
+    assert bundle.resolve_precision("audit_head", "int8") == "int8"
+    assert bundle.resolve_precision("audit_head", "int8", gpu=True) == "int8-trt"
+    assert bundle.resolve_precision("text_encoder", "int8", gpu=True) == "int8"
+    assert (
+        bundle.graph_path("frame_encoder", "int8", gpu=True).name == "frame_encoder.int8-trt.onnx"
+    )
+    assert build_plan(bundle, "audit_head", "int8")["onnx"].name == "audit_head.int8-trt.onnx"
+    with pytest.raises(BundleError, match="no fp32 audit_head"):
+        bundle.resolve_precision("audit_head", "fp32", gpu=True)

@@ -238,8 +238,8 @@ def trt_provider_options(
     Args:
         bundle: The bundle (for its signature and cache folder).
         graph: The graph's name.
-        precision: ``fp32`` (TensorRT FP32) or ``int8`` (INT8 and FP16 on; the QDQ nodes fix
-            where INT8 runs).
+        precision: The graph file's precision: ``fp32`` (TensorRT FP32) or ``int8`` /
+            ``int8-trt`` (INT8 and FP16 on; the QDQ nodes fix where INT8 runs).
         options: The backend options.
 
     Returns:
@@ -249,8 +249,8 @@ def trt_provider_options(
     provider: dict[str, Any] = {
         "device_id": options.device_id,
         "trt_max_workspace_size": options.workspace_bytes,
-        "trt_fp16_enable": precision == "int8",
-        "trt_int8_enable": precision == "int8",
+        "trt_fp16_enable": precision.startswith("int8"),
+        "trt_int8_enable": precision.startswith("int8"),
         "trt_engine_cache_enable": True,
         "trt_engine_cache_path": cache,
         "trt_timing_cache_enable": True,
@@ -308,10 +308,10 @@ class OrtRunner:
 def _start_session(
     name: str, bundle: Bundle, graph: str, precision: str, options: OrtOptions
 ) -> OrtRunner:
-    """Start one graph's session, check its providers and its signature."""
+    """Start one graph's session (``precision``: the file's), check providers and signature."""
     import onnxruntime as ort
 
-    path = bundle.graph_path(graph, precision)
+    path = bundle.path / bundle.manifest["graphs"][graph][precision]
     try:
         session = ort.InferenceSession(
             str(path),
@@ -360,7 +360,7 @@ def open_ort(
     precisions: dict[str, str] = {}
     providers: dict[str, list[str]] = {}
     for graph in GRAPHS:
-        precisions[graph] = bundle.resolve_precision(graph, precision)
+        precisions[graph] = bundle.resolve_precision(graph, precision, gpu=name != "ort-cpu")
         runner = _start_session(name, bundle, graph, precisions[graph], options)
         runners[graph] = runner
         providers[graph] = runner.session.get_providers()

@@ -94,11 +94,13 @@ def build_plan(
         bundle: The bundle.
         graph: The graph's name.
         precision: ``fp32`` (no reduced-precision flags) or ``int8`` (``INT8`` and ``FP16``
-            flags; the graph's QDQ nodes decide where INT8 runs).
+            flags; the graph's QDQ nodes decide where INT8 runs; built from the ``int8-trt``
+            graph where the bundle has it).
         limits: Ranges of the dynamic axes. Defaults to ``ProfileLimits()``.
 
     Returns:
-        ``{"onnx": Path, "flags": [...], "profile": {input: (min, opt, max) shapes}}``.
+        ``{"onnx": Path, "flags": [...], "profile": {input: (min, opt, max) shapes}}``; the
+        engine is named with :func:`engine_file_name` and the same ``precision``.
     """
     limits = limits or ProfileLimits()
     profile: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {}
@@ -109,7 +111,8 @@ def build_plan(
         ]
         profile[value["name"]] = tuple(tuple(r[i] for r in ranges) for i in range(3))  # type: ignore[assignment]
     flags = ["INT8", "FP16"] if precision == "int8" else []
-    return {"onnx": bundle.graph_path(graph, precision), "flags": flags, "profile": profile}
+    onnx = bundle.graph_path(graph, precision, gpu=True)
+    return {"onnx": onnx, "flags": flags, "profile": profile}
 
 
 def import_tensorrt() -> Any:
@@ -267,8 +270,10 @@ def open_trt(bundle: Bundle, precision: str, device_id: int = 0) -> LoadedBacken
     precisions: dict[str, str] = {}
     note = ""
     for graph in GRAPHS:
-        precisions[graph] = bundle.resolve_precision(graph, precision)
-        path = bundle.engines_dir / engine_file_name(graph, precisions[graph], gpu, trt.__version__)
+        precisions[graph] = bundle.resolve_precision(graph, precision, gpu=True)
+        engine_precision = "fp32" if precisions[graph] == "fp32" else "int8"
+        name = engine_file_name(graph, engine_precision, gpu, trt.__version__)
+        path = bundle.engines_dir / name
         if not path.is_file():
             if graph not in ENGINE_GRAPHS:
                 continue

@@ -62,6 +62,8 @@ def draw_verdicts(
         )
         labels.append((_anchor(mask, out.shape[:2], len(labels)), text, colour))
     for (x, y), text, colour in labels:
+        width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0]
+        x = max(2, min(x, out.shape[1] - width - 2))
         cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
     return out
@@ -100,11 +102,19 @@ class OverlaySink:
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self.frames = 0
+        self._warned = False
 
     def write(self, result: FrameResult) -> None:
         """Draw and write one frame; a frame without an image is skipped."""
         image = result.image
         if not isinstance(image, np.ndarray) or image.ndim != 3:
+            if image is None and not self._warned:
+                logger.warning(
+                    "overlay: frame %d has no image (undecodable, or the stream was started "
+                    "without keep_frames=True); it is skipped",
+                    result.index,
+                )
+                self._warned = True
             return
         if self._writer is None:
             self._size = (image.shape[1], image.shape[0])
