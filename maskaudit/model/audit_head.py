@@ -69,7 +69,7 @@ class AuditHead(nn.Module):
         self.activity = nn.Linear(3 * c.context_dim, ACTIVITY_CHANNELS)
         self.energy = nn.Linear(c.band_dim, ENERGY_CHANNELS)
         corr_dim = ACTIVITY_CHANNELS * ENERGY_CHANNELS
-        self.band_score = nn.Sequential(nn.Linear(corr_dim, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.band_score = nn.Sequential(nn.Linear(corr_dim + 1, 16), nn.ReLU(), nn.Linear(16, 1))
         self.band_step = nn.Sequential(nn.Linear(c.band_dim + 1, 32), nn.ReLU())
         self.band_summary = nn.Linear(64, BAND_DESCRIPTOR)
         self.band_active = nn.Linear(BAND_DESCRIPTOR, 1)
@@ -77,7 +77,7 @@ class AuditHead(nn.Module):
         self.anchor_query = nn.Linear(c.text_dim, c.c2)
         self.text_proj = nn.Sequential(nn.Linear(c.text_dim, 64), nn.ReLU())
         self.global_proj = nn.Sequential(nn.Linear(c.global_dim, 32), nn.ReLU())
-        fused_dim = 128 + GEOMETRY + 3 * BAND_DESCRIPTOR + 3 + 4 + 1 + 64 + 32
+        fused_dim = 128 + GEOMETRY + 3 * BAND_DESCRIPTOR + 4 + 4 + 1 + 64 + 32
         self.norm = nn.LayerNorm(fused_dim)
         self.fuse1 = nn.Linear(fused_dim, c.hidden)
         self.gate = nn.Linear(c.text_dim, c.hidden)
@@ -93,7 +93,7 @@ class AuditHead(nn.Module):
         context_audio: torch.Tensor,
         context_valid: torch.Tensor,
     ) -> torch.Tensor:
-        """Return each candidate's audio-visual features [B, K, 3 * BAND_DESCRIPTOR + 3]."""
+        """Return each candidate's audio-visual features [B, K, 3 * BAND_DESCRIPTOR + 4]."""
         B, T = context_audio.shape[:2]
         K = masks.shape[1]
         regions = mask_pool_context(masks, context_maps)
@@ -104,7 +104,13 @@ class AuditHead(nn.Module):
         energy_n = standardise(energy, context_valid)
         count = context_valid.sum(dim=1).clamp(min=1.0)[:, None, None, None, None]
         corr = torch.einsum("bktv,bnte->bknve", visual_n, energy_n) / count
-        score = self.band_score(corr.reshape(B, K, self.bands, -1)).squeeze(3)
+        # A fixed path beside the learned one: the brightness inside the mask (the context map's
+        # last channel) against each band's mean energy (the embedding's first feature).
+        brightness_n = standardise(regions[:, :, :, 0, -1:], context_valid)
+        band_energy_n = standardise(audio[:, :, :, :1].permute(0, 2, 1, 3), context_valid)
+        fixed = torch.einsum("bktv,bnte->bkn", brightness_n, band_energy_n) / count[..., 0, 0]
+        score_in = torch.cat([corr.reshape(B, K, self.bands, -1), fixed.unsqueeze(3)], dim=3)
+        score = self.band_score(score_in).squeeze(3)
         weight = torch.softmax(score, dim=2)
 
         position = torch.linspace(0.0, 1.0, T, device=masks.device).to(audio.dtype)
@@ -124,8 +130,9 @@ class AuditHead(nn.Module):
         scene = scene.clamp(-1e3, 1e3).unsqueeze(1).expand(B, K, BAND_DESCRIPTOR)
         entropy = -(weight * torch.log(weight + 1e-8)).sum(dim=2, keepdim=True)
         best = score.amax(dim=2, keepdim=True)
+        best_fixed = fixed.amax(dim=2, keepdim=True)
         matched_active = (weight * active.unsqueeze(1)).sum(dim=2, keepdim=True)
-        return torch.cat([matched, rank, scene, entropy, best, matched_active], dim=2)
+        return torch.cat([matched, rank, scene, entropy, best, best_fixed, matched_active], dim=2)
 
     def spatial_features(
         self,

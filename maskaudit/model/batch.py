@@ -9,9 +9,34 @@ import torch
 
 from maskaudit.model.dataset import ClipStore, Item
 
+PREFIX_KINDS = frozenset(
+    {
+        "sounding",
+        "sounding_category",
+        "loudest",
+        "lowest",
+        "lower_than",
+        "faster_rhythm",
+        "slower_rhythm",
+        "left_of",
+        "right_of",
+        "near",
+    }
+)
+"""Expression kinds whose answer rarely depends on the clip's last seconds, so a clip cut short
+still carries its label: training shows them with a truncated context, as a stream's first
+seconds are."""
+
+SHORTEST_PREFIX = 5
+"""Fewest seconds of context a truncated training clip keeps."""
+
 
 def make_batch(
-    store: ClipStore, items: Sequence[Item], text_embeddings: np.ndarray
+    store: ClipStore,
+    items: Sequence[Item],
+    text_embeddings: np.ndarray,
+    rng: np.random.Generator | None = None,
+    truncate_prob: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Stack the clips and candidates of ``items`` into one batch.
 
@@ -22,6 +47,11 @@ def make_batch(
         store: The arrays the items point into.
         items: The (expression, frame) groups to batch.
         text_embeddings: float32 [E, text_dim], indexed by ``Item.expression``.
+        rng: Random generator for the truncation. Defaults to None (no truncation).
+        truncate_prob: Chance that a clip whose kind is in ``PREFIX_KINDS`` keeps only its first
+            5 to T-1 seconds of context (the rest marked invalid, the candidates' frame moved
+            inside the kept part), as in a stream that started less than T seconds ago.
+            Defaults to 0.
 
     Returns:
         Tensors ``frames``, ``key_frame``, ``log_mels``, ``context_valid``, ``text_embedding``,
@@ -45,11 +75,19 @@ def make_batch(
         actions[p, :n] = store.actions[span]
         ious[p, :n] = store.ious[span]
     T = store.frames.shape[1]
+    context_valid = np.ones((P, T), dtype=np.float32)
+    key_frame = np.asarray([item.frame for item in items], dtype=np.int64)
+    if rng is not None and truncate_prob > 0.0:
+        for p, item in enumerate(items):
+            if item.kind in PREFIX_KINDS and rng.random() < truncate_prob:
+                kept = int(rng.integers(SHORTEST_PREFIX, T))
+                context_valid[p, kept:] = 0.0
+                key_frame[p] = min(key_frame[p], kept - 1)
     return {
         "frames": torch.from_numpy(store.frames[videos]),
-        "key_frame": torch.as_tensor([item.frame for item in items], dtype=torch.int64),
+        "key_frame": torch.from_numpy(key_frame),
         "log_mels": torch.from_numpy(store.log_mels[videos].astype(np.float32)),
-        "context_valid": torch.ones(P, T),
+        "context_valid": torch.from_numpy(context_valid),
         "text_embedding": torch.from_numpy(
             text_embeddings[[item.expression for item in items]].astype(np.float32)
         ),

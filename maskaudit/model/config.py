@@ -66,6 +66,8 @@ class TrainConfig:
         val_fraction: Share of training videos held out for validation. Defaults to 0.05.
         eval_every: Steps between validation passes and checkpoints. Defaults to 250.
         threads: Torch intra-op threads (0 = torch's default). Defaults to 0.
+        truncate_prob: Chance of cutting a clip's context short, as in a stream's first
+            seconds (see ``maskaudit.model.batch.make_batch``). Defaults to 0.2.
     """
 
     seed: int = 0
@@ -78,6 +80,7 @@ class TrainConfig:
     val_fraction: float = 0.05
     eval_every: int = 250
     threads: int = 0
+    truncate_prob: float = 0.2
 
 
 @dataclass

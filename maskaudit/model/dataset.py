@@ -37,6 +37,11 @@ class Item:
     candidates: list[Candidate]
     first_mask: int
 
+    @property
+    def kind(self) -> str:
+        """The expression's kind (e.g. ``loudest``), or "" where the benchmark gives none."""
+        return self.candidates[0].expression_kind
+
 
 @dataclass
 class ClipStore:

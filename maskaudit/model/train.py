@@ -123,7 +123,13 @@ def train(
     while step < tc.max_steps and time.monotonic() - started < budget:
         model.train()
         picks = rng.choice(n_items, size=min(tc.clips_per_step, n_items), replace=False)
-        batch = make_batch(train_store, [train_store.items[i] for i in picks], text_embeddings)
+        batch = make_batch(
+            train_store,
+            [train_store.items[i] for i in picks],
+            text_embeddings,
+            rng=rng,
+            truncate_prob=tc.truncate_prob,
+        )
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, expected_steps(step, started, budget, tc), tc.lr)
         outputs = model(*(batch[name] for name in MODEL_INPUTS))
