@@ -23,6 +23,65 @@ BAND_DESCRIPTOR = 16
 GEOMETRY = 8
 """Geometry features per candidate (see ``maskaudit.kernels``)."""
 
+FIXED_DESCRIPTOR = 7
+"""Fixed summary of one band over the context: peak and mean energy while active, onset,
+offset, duration, pitch (the band's place) and rhythm."""
+
+ACTIVE_LEVEL = 0.1
+"""Normalised band energy above which a band counts as sounding in a second."""
+
+ACTIVE_SLOPE = 8.0
+"""Sharpness of that threshold."""
+
+MATCH_SHARPNESS = 8.0
+"""Sharpness of the fixed choice of the band that moves with the candidate (correlations are
+in [-1, 1])."""
+
+RANK_SHARPNESS = 10.0
+"""Sharpness of the fixed soft comparisons between the matched band and the others."""
+
+
+def band_descriptors(energy: torch.Tensor, change: torch.Tensor, valid: torch.Tensor):
+    """Summarise each band's sound over the context with fixed, interpretable features.
+
+    Args:
+        energy: Normalised mean energy per second and band, [B, T, n].
+        change: Mean absolute energy change inside each second (a rhythm cue), [B, T, n].
+        valid: [B, T], 1 for filled context entries.
+
+    Returns:
+        Descriptors [B, n, FIXED_DESCRIPTOR] and each band's activity weight [B, n].
+    """
+    v = valid.unsqueeze(2)
+    seconds = valid.sum(dim=1).clamp(min=1.0).unsqueeze(1)
+    active = torch.sigmoid((energy - ACTIVE_LEVEL) * ACTIVE_SLOPE) * v
+    amount = active.sum(dim=1)
+    peak = (energy * v - (1.0 - v) * 1e4).amax(dim=1)
+    mean = (active * energy).sum(dim=1) / amount.clamp(min=1e-3)
+    started = torch.cumsum(active, dim=1).clamp(max=1.0)
+    onset = 1.0 - started.sum(dim=1) / seconds
+    ended = torch.flip(torch.cumsum(torch.flip(active, dims=[1]), dim=1), dims=[1]).clamp(max=1.0)
+    offset = ended.sum(dim=1) / seconds
+    duration = amount / seconds
+    n = energy.shape[2]
+    pitch = (torch.arange(n, device=energy.device).to(energy.dtype) / max(1, n - 1)).expand_as(peak)
+    rhythm = (active * change).sum(dim=1) / amount.clamp(min=1e-3)
+    descriptor = torch.stack([peak, mean, onset, offset, duration, pitch, rhythm], dim=2)
+    weight = torch.sigmoid((peak - ACTIVE_LEVEL) * ACTIVE_SLOPE)
+    return descriptor, weight
+
+
+def soft_rank(
+    matched: torch.Tensor,
+    descriptor: torch.Tensor,
+    weight: torch.Tensor,
+    sharpness: torch.Tensor | float,
+) -> torch.Tensor:
+    """Share of the (weighted) bands each matched feature exceeds, [B, K, D] in [0, 1]."""
+    diff = matched.unsqueeze(2) - descriptor.unsqueeze(1)
+    above = torch.sigmoid(diff * sharpness) * weight[:, None, :, None]
+    return above.sum(dim=2) / weight.sum(dim=1).clamp(min=1e-3)[:, None, None]
+
 
 def standardise(series: torch.Tensor, valid: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
     """Centre and scale ``series`` over its time axis (dim 2), ignoring invalid steps.
@@ -77,7 +136,8 @@ class AuditHead(nn.Module):
         self.anchor_query = nn.Linear(c.text_dim, c.c2)
         self.text_proj = nn.Sequential(nn.Linear(c.text_dim, 64), nn.ReLU())
         self.global_proj = nn.Sequential(nn.Linear(c.global_dim, 32), nn.ReLU())
-        fused_dim = 128 + GEOMETRY + 3 * BAND_DESCRIPTOR + 4 + 4 + 1 + 64 + 32
+        sound_dim = 3 * BAND_DESCRIPTOR + 4 + 2 * FIXED_DESCRIPTOR
+        fused_dim = 128 + GEOMETRY + sound_dim + 4 + 1 + 64 + 32
         self.norm = nn.LayerNorm(fused_dim)
         self.fuse1 = nn.Linear(fused_dim, c.hidden)
         self.gate = nn.Linear(c.text_dim, c.hidden)
@@ -93,7 +153,7 @@ class AuditHead(nn.Module):
         context_audio: torch.Tensor,
         context_valid: torch.Tensor,
     ) -> torch.Tensor:
-        """Return each candidate's audio-visual features [B, K, 3 * BAND_DESCRIPTOR + 4]."""
+        """Return each candidate's audio-visual features [B, K, 3 * BAND_DESCRIPTOR + 18]."""
         B, T = context_audio.shape[:2]
         K = masks.shape[1]
         regions = mask_pool_context(masks, context_maps)
@@ -109,6 +169,12 @@ class AuditHead(nn.Module):
         brightness_n = standardise(regions[:, :, :, 0, -1:], context_valid)
         band_energy_n = standardise(audio[:, :, :, :1].permute(0, 2, 1, 3), context_valid)
         fixed = torch.einsum("bktv,bnte->bkn", brightness_n, band_energy_n) / count[..., 0, 0]
+        fixed_descriptor, fixed_weight = band_descriptors(
+            audio[:, :, :, 0], audio[:, :, :, 2], context_valid
+        )
+        fixed_match = torch.softmax(fixed * MATCH_SHARPNESS, dim=2)
+        fixed_matched = torch.einsum("bkn,bnd->bkd", fixed_match, fixed_descriptor)
+        fixed_rank = soft_rank(fixed_matched, fixed_descriptor, fixed_weight, RANK_SHARPNESS)
         score_in = torch.cat([corr.reshape(B, K, self.bands, -1), fixed.unsqueeze(3)], dim=3)
         score = self.band_score(score_in).squeeze(3)
         weight = torch.softmax(score, dim=2)
@@ -123,16 +189,27 @@ class AuditHead(nn.Module):
         active = torch.sigmoid(self.band_active(descriptor)).squeeze(2)
 
         matched = torch.einsum("bkn,bnd->bkd", weight, descriptor)
-        diff = matched.unsqueeze(2) - descriptor.unsqueeze(1)
-        above = torch.sigmoid(diff * self.rank_sharpness) * active[:, None, :, None]
-        rank = above.sum(dim=2) / active.sum(dim=1).clamp(min=1e-3)[:, None, None]
+        rank = soft_rank(matched, descriptor, active, self.rank_sharpness)
         scene = (descriptor * active.unsqueeze(2)).sum(dim=1) / active.sum(dim=1, keepdim=True)
         scene = scene.clamp(-1e3, 1e3).unsqueeze(1).expand(B, K, BAND_DESCRIPTOR)
         entropy = -(weight * torch.log(weight + 1e-8)).sum(dim=2, keepdim=True)
         best = score.amax(dim=2, keepdim=True)
         best_fixed = fixed.amax(dim=2, keepdim=True)
         matched_active = (weight * active.unsqueeze(1)).sum(dim=2, keepdim=True)
-        return torch.cat([matched, rank, scene, entropy, best, best_fixed, matched_active], dim=2)
+        return torch.cat(
+            [
+                matched,
+                rank,
+                scene,
+                entropy,
+                best,
+                best_fixed,
+                matched_active,
+                fixed_matched,
+                fixed_rank,
+            ],
+            dim=2,
+        )
 
     def spatial_features(
         self,
