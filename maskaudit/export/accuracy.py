@@ -3,9 +3,11 @@
 The inputs are those of training (a :class:`~maskaudit.model.dataset.ClipStore` read through
 ``maskaudit.features``, candidates batched with :func:`~maskaudit.model.batch.make_batch`,
 the whole clip as temporal context); the graphs are the bundle's ONNX files of one precision.
-Each candidate's verdict is the runtime's: the head's IoU, then the verdict policy
-(:func:`maskaudit.runtime.policy.decide`) for type and action. The scores are the reference's
-(image mode): IoU RMSE, and macro F2 of type and action from :mod:`maskaudit.eval.metrics`.
+Each candidate's verdict is the runtime's: the head's IoU, its logits turned into
+probabilities by the runtime's :func:`~maskaudit.runtime.auditor.softmax`, then the verdict
+policy (:func:`maskaudit.runtime.policy.decide`) for type and action. The scores are the
+reference's (image mode): IoU RMSE, and macro F2 of type and action from
+:mod:`maskaudit.eval.metrics`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from maskaudit.export.calibration import EncoderCache
 from maskaudit.export.parity import cpu_session
 from maskaudit.model.batch import make_batch
 from maskaudit.model.dataset import ClipStore
+from maskaudit.runtime.auditor import softmax
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +33,6 @@ IOU_RMSE_TOLERANCE = 0.01
 
 F2_TOLERANCE = 0.02
 """Largest accepted fall of type or action F2 from fp32 to another precision."""
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def bundle_outputs(
@@ -97,8 +94,8 @@ def bundle_outputs(
         for p, item in enumerate(items):
             n = len(item.candidates)
             ious.append(iou[p, :n])
-            types.append(_softmax(type_logits[p, :n]))
-            actions.append(_softmax(action_logits[p, :n]))
+            types.append(softmax(type_logits[p, :n]))
+            actions.append(softmax(action_logits[p, :n]))
     return {
         "iou": np.concatenate(ious),
         "type_probs": np.concatenate(types),

@@ -15,6 +15,7 @@ small); :func:`maskaudit.export.text_encoder.export_text_encoder` regenerates bo
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -77,9 +78,10 @@ def load_checkpoint(run_dir: str | Path) -> tuple[AuditorModel, RunConfig]:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[1:] if line.strip())
         raise ConfigError(
-            f"{weights} does not fit {config_path} ({str(exc).splitlines()[0]}): keep the "
-            "weights with the config.json they were trained with"
+            f"{weights} does not fit {config_path} ({detail[:200]}): keep the weights with the "
+            "config.json they were trained with"
         ) from exc
     return model.eval(), config
 
@@ -145,6 +147,7 @@ def _quantize_all(
 ) -> dict[str, dict[str, dict]]:
     """Write the INT8 variants of every trained graph; return ``{variant: {graph: result}}``."""
     results: dict[str, dict[str, dict]] = {}
+    caches = tempfile.TemporaryDirectory(prefix="maskaudit-calibration-")
     for variant in variants:
         precision = "int8" if variant == "cpu" else "int8-trt"
         results[variant] = {}
@@ -157,8 +160,10 @@ def _quantize_all(
                 method=method,
                 per_channel=per_channel,
                 min_sqnr_db=min_sqnr_db,
+                calibration_cache=Path(caches.name) / f"{graph}.{method}.json",
             )
             results[variant][graph] = result.to_dict()
+    caches.cleanup()
     return results
 
 
@@ -184,6 +189,7 @@ def calibration_section(
     return {
         "data": calibration.source,
         "samples": len(calibration.items),
+        "seed": calibration.seed,
         "method": method,
         "per_channel_requested": "auto" if per_channel is None else per_channel,
         "format": "QDQ",
@@ -330,10 +336,23 @@ def write_bundle(model: AuditorModel, request: BundleRequest) -> dict[str, Any]:
         "parity_tolerance": PARITY_ATOL,
         "command": request.command,
     }
-    manifest = build_manifest(out, **sections)
+    manifest = build_manifest(out, **_json_safe(sections))
     write_manifest(out, manifest)
     logger.info("wrote %s with %s", out, ", ".join(sorted(manifest["files"])))
     return manifest
+
+
+def _json_safe(value: Any) -> Any:
+    """Return ``value`` with NaN and infinities replaced by None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
 
 
 def _benchmark_inputs(calibration: CalibrationData, count: int = 2) -> list[dict]:

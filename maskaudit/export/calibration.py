@@ -141,11 +141,13 @@ class CalibrationData:
         readers: ``{graph: SampleReader}``.
         items: The store items the samples were drawn from.
         source: A short description of the data (folder name and split).
+        seed: The seed of the draw.
     """
 
     readers: dict[str, SampleReader]
     items: list[Item]
     source: str
+    seed: int = 0
 
 
 def choose_items(store: ClipStore, samples: int, seed: int) -> list[Item]:
@@ -286,4 +288,5 @@ def calibration_data(
         },
         items=items,
         source=source,
+        seed=seed,
     )

@@ -207,7 +207,10 @@ def export_graph(
 def simplify_graph(
     path: Path, check_inputs: list[Mapping[str, np.ndarray]], atol: float = SIMPLIFY_ATOL
 ) -> dict[str, float | bool | int]:
-    """Simplify a graph file with ``onnxslim`` in place, if its outputs stay within ``atol``.
+    """Simplify a graph file with ``onnxslim`` in place, where that helps and is exact.
+
+    The simplified graph is kept when it has fewer nodes and its outputs stay within ``atol``
+    of the original's on ``check_inputs``; otherwise the file is left as exported.
 
     Args:
         path: The ``.onnx`` file.
@@ -246,21 +249,23 @@ def simplify_graph(
         logger.warning("onnxslim could not simplify %s (%s); keeping it as exported", path, exc)
         slim_path.unlink(missing_ok=True)
         return {"kept": False, "max_diff": float("nan"), "nodes_before": len(original.graph.node)}
+    before, after = len(original.graph.node), len(slim.graph.node)
     result = {
-        "kept": worst <= atol,
+        "kept": worst <= atol and after < before,
         "max_diff": worst,
-        "nodes_before": len(original.graph.node),
-        "nodes_after": len(slim.graph.node),
+        "nodes_before": before,
+        "nodes_after": after,
     }
     if result["kept"]:
         slim_path.replace(path)
     else:
-        logger.warning(
-            "onnxslim changed %s's outputs by %.3g > %.1g; keeping the graph as exported",
-            path.name,
-            worst,
-            atol,
-        )
+        if worst > atol:
+            logger.warning(
+                "onnxslim changed %s's outputs by %.3g > %.1g; keeping the graph as exported",
+                path.name,
+                worst,
+                atol,
+            )
         slim_path.unlink(missing_ok=True)
     return result
 

@@ -83,10 +83,16 @@ def sqnr_db(reference: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> floa
         test: The quantised outputs, same shapes one by one.
 
     Returns:
-        ``20 log10(||reference|| / ||reference - test||)``; 200 dB when they are identical.
+        ``20 log10(||reference|| / ||reference - test||)`` over the positions where the
+        reference is finite; 200 dB when they are identical, -100 dB when ``test`` has a
+        non-finite value there.
     """
     ref = np.concatenate([np.ravel(r).astype(np.float64) for r in reference])
     out = np.concatenate([np.ravel(t).astype(np.float64) for t in test])
+    keep = np.isfinite(ref)
+    ref, out = ref[keep], out[keep]
+    if not np.isfinite(out).all():
+        return -100.0
     signal = np.linalg.norm(ref)
     noise = np.linalg.norm(ref - out)
     if noise == 0.0:

@@ -1,8 +1,9 @@
 """Find the tensors whose INT8 form loses accuracy, with onnxruntime's QDQ debugging tools.
 
 The float graph and its QDQ graph are both augmented to output every intermediate tensor
-(``qdq_loss_debug.modify_model_output_intermediate_tensors``), run on the same samples
-(``collect_activations``) and matched by name (``create_activation_matching``). Two errors are
+(``qdq_loss_debug.modify_model_output_intermediate_tensors``), run on the same samples with
+graph optimisations off (as ``collect_activations`` runs them) and matched by name
+(``create_activation_matching``). Two errors are
 measured per tensor, as signal-to-quantization-noise ratios (SQNR, dB) summed over samples:
 
 - ``local``: a quantized tensor against its own quantize-dequantize result, the noise INT8 adds
@@ -15,8 +16,9 @@ Two findings make a tensor *lossy*:
 
 1. its local SQNR is below ``min_sqnr_db``: INT8 cannot represent its range (e.g. a softmax
    over 400 positions whose values are all far below one quantization step);
-2. an operation *amplifies* the error of its inputs: the cross SQNR of its output is below
-   ``min_sqnr_db`` and at least ``jump_db`` below that of its inputs. Comparisons (``Equal``,
+2. an operation *amplifies* the error of its inputs: the cross SQNR of its output (as it
+   computes it, before the output's own QDQ) is below ``min_sqnr_db`` and at least
+   ``jump_db`` below that of its inputs (as it reads them, after their QDQ). Comparisons (``Equal``,
    ``Greater``) on quantized values flip, and divisions by small values blow errors up; the
    quantized tensors feeding such an operation (through any chain of cheap quantized
    operations, up to the nearest convolution or matrix product) must stay exact.
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from maskaudit.export.calibration import SampleReader
+from maskaudit.export.parity import cpu_session
 
 COMPUTE_OPS: frozenset[str] = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
 """Operations where INT8 pays off; an upstream walk for an amplified error stops at them."""
@@ -41,6 +44,13 @@ JUMP_DB = 20.0
 _EXACT_DB = 200.0
 """SQNR reported for a tensor whose INT8 form is exact."""
 
+BROKEN_DB = -100.0
+"""SQNR reported for a tensor that INT8 turns non-finite (e.g. a quantized denominator that
+becomes exactly zero)."""
+
+_SAVED = "_ReshapedSavedOutput"
+"""Suffix ``modify_model_output_intermediate_tensors`` gives the tensors it adds as outputs."""
+
 
 @dataclass
 class TensorErrors:
@@ -48,12 +58,15 @@ class TensorErrors:
 
     Attributes:
         local: Quantized tensors: their own quantize-dequantize noise.
-        cross: Every float tensor: the QDQ graph's value (after its own QDQ, if any) against
-            the float graph's.
+        cross: Every float tensor as its readers see it in the QDQ graph (after its own QDQ,
+            if any), against the float graph's.
+        produced: Every float tensor as its producer computed it in the QDQ graph (before its
+            own QDQ), against the float graph's; missing entries equal ``cross``.
     """
 
     local: dict[str, float] = field(default_factory=dict)
     cross: dict[str, float] = field(default_factory=dict)
+    produced: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,17 +85,27 @@ class Finding:
 
 
 class _Energy:
-    """Running sums of signal and noise energy per tensor."""
+    """Running sums of signal and noise energy per tensor.
+
+    Positions where the reference is not finite are ignored; a non-finite test value where the
+    reference is finite marks the tensor as broken (``BROKEN_DB``).
+    """
 
     def __init__(self) -> None:
         self.signal: dict[str, float] = {}
         self.noise: dict[str, float] = {}
+        self.broken: set[str] = set()
 
     def add(self, name: str, reference: list[np.ndarray], test: list[np.ndarray]) -> None:
         ref = np.concatenate([np.ravel(a) for a in reference]).astype(np.float64)
         out = np.concatenate([np.ravel(a) for a in test]).astype(np.float64)
         if ref.shape != out.shape:
             return
+        keep = np.isfinite(ref)
+        ref, out = ref[keep], out[keep]
+        if not np.isfinite(out).all():
+            self.broken.add(name)
+            out = np.where(np.isfinite(out), out, 0.0)
         self.signal[name] = self.signal.get(name, 0.0) + float(np.sum(ref * ref))
         self.noise[name] = self.noise.get(name, 0.0) + float(np.sum((ref - out) ** 2))
 
@@ -90,10 +113,34 @@ class _Energy:
         out = {}
         for name, signal in self.signal.items():
             noise = self.noise[name]
-            out[name] = (
-                _EXACT_DB if noise == 0.0 else float(10 * np.log10(max(signal, 1e-30) / noise))
-            )
+            if name in self.broken:
+                out[name] = BROKEN_DB
+            elif noise == 0.0:
+                out[name] = _EXACT_DB
+            else:
+                out[name] = float(10 * np.log10(max(signal, 1e-30) / noise))
         return out
+
+
+class _ActivationRunner:
+    """Runs a graph augmented by ``modify_model_output_intermediate_tensors``.
+
+    Does what ``qdq_loss_debug.collect_activations`` does for one sample, but keeps one
+    session for all samples (that function opens a new session per call). Graph
+    optimisations are off, as there, so a QDQ graph runs as an exact INT8 simulation.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.session = cpu_session(path, optimize=False)
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, list[np.ndarray]]:
+        outputs = self.session.run(None, inputs)
+        return {
+            name[: -len(_SAVED)]: [value]
+            for name, value in zip(self.names, outputs, strict=True)
+            if name.endswith(_SAVED)
+        }
 
 
 def _constant_value(model, name: str) -> float | None:
@@ -156,7 +203,6 @@ def tensor_errors(
     """
     import onnx
     from onnxruntime.quantization.qdq_loss_debug import (
-        collect_activations,
         create_activation_matching,
         modify_model_output_intermediate_tensors,
     )
@@ -165,12 +211,12 @@ def tensor_errors(
     float_aug, qdq_aug = work / "debug_float.onnx", work / "debug_qdq.onnx"
     modify_model_output_intermediate_tensors(str(float_path), str(float_aug))
     modify_model_output_intermediate_tensors(str(qdq_path), str(qdq_aug))
-    local, cross = _Energy(), _Energy()
+    float_run, qdq_run = _ActivationRunner(float_aug), _ActivationRunner(qdq_aug)
+    local, cross, produced = _Energy(), _Energy(), _Energy()
     for i in range(min(samples, len(reader))):
         reader.set_range(i, i + 1)
-        reference = collect_activations(str(float_aug), reader)
-        reader.set_range(i, i + 1)
-        quantized = collect_activations(str(qdq_aug), reader)
+        inputs = reader.get_next()
+        reference, quantized = float_run(inputs), qdq_run(inputs)
         matched = create_activation_matching(quantized, reference)
         for name, pair in matched.items():
             pre, post = pair["pre_qdq"], pair["post_qdq"]
@@ -179,16 +225,20 @@ def tensor_errors(
                 post = [np.clip(a, *bounds[name]) for a in post]
             local.add(name, pre, post)
         for name, values in reference.items():
-            seen = matched[name]["post_qdq"] if name in matched else quantized.get(name)
-            if seen is None:
+            if name not in quantized:
                 continue
-            values, seen = list(values), list(seen)
-            if name in bounds:
-                values = [np.clip(a, *bounds[name]) for a in values]
-                seen = [np.clip(a, *bounds[name]) for a in seen]
-            cross.add(name, values, seen)
+            seen = matched[name]["post_qdq"] if name in matched else quantized[name]
+            clip = bounds.get(name, (-np.inf, np.inf))
+            values = [np.clip(a, *clip) for a in values]
+            cross.add(name, values, [np.clip(a, *clip) for a in seen])
+            produced.add(name, values, [np.clip(a, *clip) for a in quantized[name]])
     reader.rewind()
-    return TensorErrors(local=local.db(), cross=cross.db())
+    return TensorErrors(local=local.db(), cross=cross.db(), produced=produced.db())
+
+
+def _level(db: float) -> str:
+    """Describe an SQNR for a reason text."""
+    return "non-finite values" if db <= BROKEN_DB else f"SQNR {db:.1f} dB"
 
 
 def _producers(model) -> dict[str, object]:
@@ -252,7 +302,7 @@ def find_lossy_tensors(
     for tensor, db in errors.local.items():
         if db < min_sqnr_db:
             findings[tensor] = Finding(
-                tensor, round(db, 2), f"{tensor} has SQNR {db:.1f} dB in INT8 (< {min_sqnr_db:g})"
+                tensor, round(db, 2), f"{tensor} has {_level(db)} in INT8 (< {min_sqnr_db:g} dB)"
             )
 
     producers = _producers(model)
@@ -260,7 +310,7 @@ def find_lossy_tensors(
     quantized = set(errors.local)
     for node in model.graph.node:
         for out in node.output:
-            db = errors.cross.get(out)
+            db = errors.produced.get(out, errors.cross.get(out))
             if db is None or db >= min_sqnr_db:
                 continue
             sources = set()
@@ -270,13 +320,21 @@ def find_lossy_tensors(
             upstream = [errors.cross[s] for s in sources]
             if not upstream or min(upstream) - db < jump_db:
                 continue
+            where = " after ".join(
+                [f"{node.op_type} {node.name}"]
+                + [
+                    f"{producers[name].op_type} {producers[name].name}"
+                    for name in node.input
+                    if name and name not in known and name in producers
+                ]
+            )
             for tensor in _quantized_chain(sources, producers, quantized):
                 if tensor not in findings:
                     findings[tensor] = Finding(
                         tensor,
                         round(db, 2),
-                        f"{node.op_type} {node.name} turns the INT8 error of its inputs "
-                        f"({min(upstream):.1f} dB) into {db:.1f} dB; {tensor} is kept exact",
+                        f"{where} turns the INT8 error of its inputs "
+                        f"({_level(min(upstream))}) into {_level(db)}; {tensor} is kept exact",
                     )
     return sorted(findings.values(), key=lambda f: f.sqnr_db)
 

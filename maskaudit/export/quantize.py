@@ -12,7 +12,8 @@ Steps for one graph:
    tensors whose small error an operation such as a comparison amplifies), exclude the nodes
    that produce and read them from quantization (``nodes_to_exclude``) and quantize again, up
    to ``max_rounds`` times;
-4. measure the final outputs against the float graph.
+4. write the graph with the final exclusions (Relu and Clip folded into the range of the
+   output before them, which is exact) and measure its outputs against the float graph.
 
 Per-channel weight scales are used when asked, or, with ``per_channel=None``, when they bring
 the outputs closer to the float graph's.
@@ -24,6 +25,13 @@ encoder's ``feat1`` fell from 37 dB SQNR (simulated) to 19 dB (run), and with 7-
 run matched the simulation exactly. The TensorRT variant keeps full 8-bit weights (GPUs
 accumulate in 32 bits), and its outputs are measured with onnxruntime's exact QDQ simulation
 (graph optimisations off), which is what TensorRT computes up to rounding.
+
+Known limitation: INT8 is not faster than fp32 on every CPU. On an x86 CPU without VNNI (AVX2
+only), onnxruntime 1.32 ran the INT8 frame encoder 1.5-1.8x slower than fp32 at one thread (its
+INT8 convolutions were slower than the fp32 ones for these small channel counts, and the NHWC
+layout they use moved the input normalisation onto a slow broadcast); see
+``benchmarks/bench_precision.py`` to measure a machine. CPUs with VNNI or ARM dot-product
+instructions, and TensorRT, are where INT8 is meant to pay off (not measured here).
 """
 
 from __future__ import annotations
@@ -102,7 +110,7 @@ class QuantizationResult:
         excluded: Nodes kept in float, with the reason.
         output_sqnr_db: ``{output: SQNR of the INT8 graph's output against fp32}`` on the
             debugging samples.
-        rounds: Quantization rounds run.
+        rounds: Debugging rounds run (each quantizes and measures every tensor).
         worst_tensors: The five lowest tensor SQNRs of the final graph, ``{tensor: dB}``.
     """
 
@@ -152,8 +160,14 @@ def _quantize(
     exclude: Iterable[str],
     cache: Path,
     reduce_range: bool,
+    keep_activations: bool = False,
 ) -> None:
-    """Run ``quantize_static`` once (calibrating only if ``cache`` does not exist yet)."""
+    """Run ``quantize_static`` once (calibrating only if ``cache`` does not exist yet).
+
+    ``keep_activations`` keeps Relu and Clip nodes with their own Q/DQ pairs (for debugging:
+    folding them into the previous output's range hides their effect from the comparison);
+    the written graphs fold them, which is exact and saves a Q/DQ pair per activation.
+    """
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     if variant not in VARIANTS:
@@ -161,10 +175,9 @@ def _quantize(
     extra: dict = {
         "CalibStridedMinMax": _stride(len(reader)),
         "CalibPercentile": PERCENTILE,
-        # Keep Relu/Clip in the graph: removing them (folding them into the range of the
-        # previous output) hides their effect from the debugging comparison. onnxruntime and
-        # TensorRT fuse them again when they build the session or engine.
-        "QDQKeepRemovableActivations": True,
+        "QDQKeepRemovableActivations": keep_activations,
+        # LayerNormalization's scale is 1-d: its channels are on axis 0, not the default 1.
+        "QDQOpTypePerChannelSupportToAxis": {"LayerNormalization": 0},
     }
     if variant == "trt":
         extra.update(ActivationSymmetric=True, WeightSymmetric=True)
@@ -255,6 +268,7 @@ def quantize_graph(
     debug_samples: int = DEBUG_SAMPLES,
     work_dir: str | Path | None = None,
     reduce_range: bool | None = None,
+    calibration_cache: str | Path | None = None,
     jump_db: float = JUMP_DB,
 ) -> QuantizationResult:
     """Quantize one graph to INT8 (QDQ), keeping in float the nodes INT8 represents badly.
@@ -276,6 +290,9 @@ def quantize_graph(
             to None.
         reduce_range: 7-bit weights; None means True for ``cpu`` and False for ``trt`` (see
             the module notes). Defaults to None.
+        calibration_cache: JSON file of the calibrated ranges, reused if it exists (the ranges
+            do not depend on the variant or per-channel choice, so both variants of a graph can
+            share it); None keeps it in the scratch folder. Defaults to None.
         jump_db: SQNR drop across one operation that marks it as amplifying the INT8 error of
             its inputs. Defaults to ``qdq_debug.JUMP_DB`` (20 dB).
 
@@ -298,7 +315,11 @@ def quantize_graph(
         work.mkdir(parents=True, exist_ok=True)
         source = work / "float.onnx"
         _mark_preprocessed(Path(fp32_path), source)
-        cache = work / f"calibration.{method}.json"
+        cache = (
+            Path(calibration_cache)
+            if calibration_cache is not None
+            else work / f"calibration.{method}.json"
+        )
         choices = [per_channel] if per_channel is not None else [True, False]
         best: QuantizationResult | None = None
         for choice in choices:
@@ -359,7 +380,7 @@ def _search(
     quantizable = _quantizable_ops()
     excluded: dict[str, ExcludedNode] = {}
 
-    def quantize():
+    def quantize(keep_activations: bool = True):
         _quantize(
             source,
             target,
@@ -370,6 +391,7 @@ def _search(
             excluded,
             cache,
             s.reduce_range,
+            keep_activations,
         )
         return tensor_errors(source, target, reader, debug_samples, work)
 
@@ -397,10 +419,8 @@ def _search(
         )
         if not fresh or rounds >= s.max_rounds:
             break
-    if fresh:
-        # The last round excluded nodes that the written graph still quantizes: apply them.
-        errors = quantize()
-        rounds += 1
+    # The graph to ship: the final exclusions, activations folded into their inputs' ranges.
+    errors = quantize(keep_activations=False)
     worst = dict(sorted(errors.local.items(), key=lambda kv: kv[1])[:5])
     return QuantizationResult(
         path=target,

@@ -23,14 +23,14 @@ from typing import Any
 
 from maskaudit.errors import BackendError, BundleError
 from maskaudit.export import contract
+from maskaudit.export.manifest import ENGINES_DIR, MANIFEST_NAME
 from maskaudit.export.trt_options import (
     ENGINE_GRAPHS,
-    ENGINES_DIR,
     ProfileLimits,
     builder_flags,
     check_precision,
-    detect_gpu_name,
     engine_file_name,
+    engine_gpu_name,
     profile_shapes,
     source_precision,
     timing_cache_file_name,
@@ -152,10 +152,11 @@ def build_engine(
 
 
 def _read_manifest(bundle_dir: Path) -> dict:
-    path = bundle_dir / "manifest.json"
+    path = bundle_dir / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(
-            f"{bundle_dir} has no manifest.json: pass a bundle folder written by `maskaudit export`"
+            f"{bundle_dir} has no {MANIFEST_NAME}: pass a bundle folder written by "
+            "`maskaudit export`"
         )
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -193,10 +194,7 @@ def build_engines(
     trt = trt or import_tensorrt()
     bundle_dir = Path(bundle_dir)
     manifest = _read_manifest(bundle_dir)
-    gpu = detect_gpu_name(device_id)
-    if gpu is None:
-        logger.warning("cannot tell the GPU's name; engines are named for 'unknown-gpu'")
-        gpu = "unknown-gpu"
+    gpu = engine_gpu_name(device_id)
     version = str(trt.__version__)
     engines = bundle_dir / ENGINES_DIR
     timing = engines / timing_cache_file_name(gpu, version)

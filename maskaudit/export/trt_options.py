@@ -1,13 +1,16 @@
 """TensorRT settings shared by ``maskaudit build-engine`` and the runtime's GPU backends.
 
-Plain Python (no torch, no TensorRT, no onnxruntime import), so the runtime can import it:
+Plain Python (no torch, no TensorRT, no onnxruntime import), so the runtime can import it. It
+is the one place that defines:
 
 - optimisation-profile shapes (min, opt, max) of every graph input, from the manifest's
-  signature and :class:`ProfileLimits`;
+  signature and :class:`ProfileLimits` (engine builds, ``ort-trt`` and the warm-up use them);
 - the option dict the ``ort-trt`` backend passes to onnxruntime's TensorRT execution provider;
 - engine and timing-cache file names (engines are not portable: they are named by graph, GPU,
-  TensorRT version and precision);
-- which ONNX file and builder flags each engine precision uses.
+  TensorRT version and precision), so that the ``trt`` backend finds what ``build-engine``
+  writes;
+- which ONNX file and builder flags each engine precision uses, and which engine precision
+  runs a bundle graph file of a given precision.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ ENGINE_GRAPHS: tuple[str, ...] = contract.TRAINED_GRAPHS
 is dynamically quantized (``MatMulInteger``), which TensorRT does not parse: it stays on
 onnxruntime."""
 
-ENGINES_DIR = "engines"
-"""Folder of engines and caches inside a bundle."""
-
 ORT_TRT_CACHE_DIR = "ort-trt"
-"""Sub-folder of ``engines/`` where onnxruntime's TensorRT provider keeps its caches."""
+"""Sub-folder of a bundle's ``engines/`` (``manifest.ENGINES_DIR``) where onnxruntime's TensorRT
+provider keeps its caches."""
+
+UNKNOWN_GPU = "unknown-gpu"
+"""The GPU name engines are named for when the GPU cannot be told (see :func:`engine_gpu_name`)."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,34 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def engine_precision(graph_precision: str) -> str:
+    """Return the engine precision that runs a bundle graph file of ``graph_precision``.
+
+    The inverse of :func:`source_precision` for the precisions the runtime asks for: the
+    ``trt`` backend looks up this engine, the ``ort-trt`` backend sets these TensorRT flags.
+
+    Args:
+        graph_precision: The graph file's precision: ``fp32``, ``int8`` or ``int8-trt``.
+
+    Returns:
+        ``fp32`` for ``fp32``; ``int8`` for ``int8`` and ``int8-trt`` (the QDQ graphs).
+
+    Raises:
+        ConfigError: On another precision.
+
+    Example:
+        >>> engine_precision("int8-trt")
+        'int8'
+    """
+    if graph_precision == "fp32":
+        return "fp32"
+    if graph_precision in ("int8", "int8-trt"):
+        return "int8"
+    raise ConfigError(
+        f"no engine precision runs a {graph_precision!r} graph: use fp32, int8 or int8-trt"
+    )
+
+
 def source_precision(precision: str) -> str:
     """Return the precision of the ONNX file an engine precision is built from.
 
@@ -295,6 +327,25 @@ def timing_cache_file_name(gpu_name: str, trt_version: str) -> str:
         'timing.orin.trt8.6.2.cache'
     """
     return f"timing.{gpu_slug(gpu_name)}.trt{trt_version}.cache"
+
+
+def engine_gpu_name(device_id: int = 0) -> str:
+    """Return the GPU name that engines for CUDA device ``device_id`` are named for.
+
+    Both ``maskaudit build-engine`` and the ``trt`` backend call this, so an engine is found on
+    the machine that built it even when the GPU cannot be told.
+
+    Args:
+        device_id: The CUDA device. Defaults to 0.
+
+    Returns:
+        :func:`detect_gpu_name`'s answer, or ``UNKNOWN_GPU`` (with a warning) when it has none.
+    """
+    name = detect_gpu_name(device_id)
+    if name is None:
+        logger.warning("cannot tell the GPU's name; engines are named for %r", UNKNOWN_GPU)
+        return UNKNOWN_GPU
+    return name
 
 
 def detect_gpu_name(device_id: int = 0) -> str | None:

@@ -40,6 +40,14 @@ in [-1, 1])."""
 RANK_SHARPNESS = 10.0
 """Sharpness of the fixed soft comparisons between the matched band and the others."""
 
+GROUNDING_CUES = 2 * FIXED_DESCRIPTOR + 1 + 5
+"""Cues of whether a candidate is the referred object: the fixed band descriptor of the sound
+that moves with it and its rank among the others, how well its brightness follows any sound,
+and its place relative to the object the expression names."""
+
+GROUNDING_HEADS = 8
+"""Expression-weighted sums of the grounding cues fed to the outputs directly."""
+
 
 def band_descriptors(energy: torch.Tensor, change: torch.Tensor, valid: torch.Tensor):
     """Summarise each band's sound over the context with fixed, interpretable features.
@@ -136,8 +144,13 @@ class AuditHead(nn.Module):
         self.anchor_query = nn.Linear(c.text_dim, c.c2)
         self.text_proj = nn.Sequential(nn.Linear(c.text_dim, 64), nn.ReLU())
         self.global_proj = nn.Sequential(nn.Linear(c.global_dim, 32), nn.ReLU())
+        self.cue_norm = nn.LayerNorm(GROUNDING_CUES)
+        self.cue_weights = nn.Linear(c.text_dim, GROUNDING_HEADS * (GROUNDING_CUES + 1))
+        self.grounding_to_type = nn.Linear(GROUNDING_HEADS, c.n_types)
+        self.grounding_to_action = nn.Linear(GROUNDING_HEADS, c.n_actions)
+        self.grounding_to_iou = nn.Linear(GROUNDING_HEADS, 1)
         sound_dim = 3 * BAND_DESCRIPTOR + 4 + 2 * FIXED_DESCRIPTOR
-        fused_dim = 128 + GEOMETRY + sound_dim + 4 + 1 + 64 + 32
+        fused_dim = 128 + GEOMETRY + sound_dim + 4 + 1 + 64 + 32 + GROUNDING_HEADS
         self.norm = nn.LayerNorm(fused_dim)
         self.fuse1 = nn.Linear(fused_dim, c.hidden)
         self.gate = nn.Linear(c.text_dim, c.hidden)
@@ -203,8 +216,8 @@ class AuditHead(nn.Module):
                 scene,
                 entropy,
                 best,
-                best_fixed,
                 matched_active,
+                best_fixed,
                 fixed_matched,
                 fixed_rank,
             ],

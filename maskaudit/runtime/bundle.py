@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from maskaudit.errors import BundleError
+from maskaudit.export import contract
 from maskaudit.export.manifest import (
     ENGINES_DIR,
     FORMAT_VERSION,
@@ -30,29 +31,21 @@ from maskaudit.runtime.policy import PolicyThresholds
 
 logger = logging.getLogger(__name__)
 
-GRAPHS: tuple[str, ...] = ("frame_encoder", "audio_encoder", "text_encoder", "audit_head")
-"""The graphs every bundle holds."""
+GRAPHS: tuple[str, ...] = contract.GRAPHS
+"""The graphs every bundle holds (the graph contract's, in the order they run)."""
+
+OPTIONAL_INPUTS: frozenset[str] = frozenset({"token_type_ids"})
+"""Contract inputs a graph may leave out (the runtime feeds them only when a graph has them)."""
 
 CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "frame_encoder": (("frame",), ("feat0", "feat1", "feat2", "frame_global", "context")),
-    "audio_encoder": (("log_mel",), ("audio_embedding",)),
-    "text_encoder": (("input_ids", "attention_mask"), ("text_embedding",)),
-    "audit_head": (
-        (
-            "feat0",
-            "feat1",
-            "feat2",
-            "frame_global",
-            "context_maps",
-            "context_audio",
-            "context_valid",
-            "text_embedding",
-            "masks",
-        ),
-        ("iou", "type_logits", "action_logits"),
-    ),
+    graph: (
+        tuple(name for name in contract.INPUTS[graph] if name not in OPTIONAL_INPUTS),
+        contract.OUTPUTS[graph],
+    )
+    for graph in GRAPHS
 }
-"""Input and output names each graph must have (``token_type_ids`` is optional)."""
+"""Input and output names each graph must have: :mod:`maskaudit.export.contract` less
+``OPTIONAL_INPUTS``."""
 
 REEXPORT = "re-export the bundle with `maskaudit export` or restore the file"
 
@@ -293,7 +286,7 @@ def _check_contract(folder: Path, graph: str, entry: dict[str, Any]) -> None:
     have_in = {v["name"] for v in entry["inputs"]}
     have_out = {v["name"] for v in entry["outputs"]}
     missing = [n for n in inputs if n not in have_in] + [n for n in outputs if n not in have_out]
-    extra = have_in - set(inputs) - {"token_type_ids"}
+    extra = have_in - set(inputs) - OPTIONAL_INPUTS
     if missing or extra:
         raise BundleError(
             f"{graph} in {folder / MANIFEST_NAME} does not follow the graph contract (missing "

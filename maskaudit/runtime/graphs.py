@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from maskaudit.errors import BundleError
+from maskaudit.export import contract
 from maskaudit.runtime.backends.base import LoadedBackend
 from maskaudit.runtime.bundle import Bundle
 
 logger = logging.getLogger(__name__)
 
-FRAME_OUTPUTS: tuple[str, ...] = ("feat0", "feat1", "feat2", "frame_global", "context")
-"""Outputs of the frame encoder."""
+FRAME_OUTPUTS: tuple[str, ...] = contract.OUTPUTS[contract.FRAME_ENCODER]
+"""Outputs of the frame encoder (the graph contract's)."""
 
 HEAD_FRAME_INPUTS: tuple[str, ...] = ("feat0", "feat1", "feat2", "frame_global")
 """Frame-encoder outputs the head takes for the candidate's own frame."""

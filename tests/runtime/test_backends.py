@@ -1,31 +1,25 @@
 import builtins
 import sys
+import types
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
 from maskaudit.errors import BackendError, ConfigError
+from maskaudit.export import trt_engine, trt_options
+from maskaudit.export.trt_options import ProfileLimits, engine_file_name
 from maskaudit.runtime.backends import BACKENDS, open_backend, warm_up
-from maskaudit.runtime.backends.ort import (
-    OrtOptions,
-    ProfileLimits,
-    profile_shapes,
-    providers_for,
-    session_options,
-    trt_provider_options,
-)
+from maskaudit.runtime.backends.ort import OrtOptions, providers_for, session_options
 from maskaudit.runtime.backends.trt import (
     MISSING_TENSORRT,
     TrtRunner,
-    build_plan,
-    engine_file_name,
-    gpu_slug,
+    find_engines,
     import_tensorrt,
     open_trt,
-    timing_cache_file_name,
 )
 from maskaudit.runtime.bundle import load_bundle
+from maskaudit.runtime.testing import build_tiny_bundle
 
 needs_cpu_build = pytest.mark.skipif(
     "CUDAExecutionProvider" in ort.get_available_providers(),
@@ -120,59 +114,110 @@ def test_session_options_take_thread_counts():
         session_options(threads=-1)
 
 
-def test_profile_shapes_cover_every_dynamic_axis(bundle):
-    limits = ProfileLimits(candidates=(1, 4, 16), context=(1, 10, 10))
-    head = profile_shapes("audit_head", bundle.signature("audit_head")["inputs"], limits)
-    assert "masks:1x1x160x160" in head["trt_profile_min_shapes"]
-    assert "masks:1x4x160x160" in head["trt_profile_opt_shapes"]
-    assert "masks:4x16x160x160" in head["trt_profile_max_shapes"]
-    assert "context_maps:1x10x3x40x40" in head["trt_profile_opt_shapes"]
-    frame = profile_shapes("frame_encoder", bundle.signature("frame_encoder")["inputs"], limits)
-    assert frame["trt_profile_max_shapes"] == "frame:11x160x160x3"
-    text = profile_shapes("text_encoder", bundle.signature("text_encoder")["inputs"], limits)
-    assert text["trt_profile_opt_shapes"].count(":1x32") == 3
-
-
-def test_trt_provider_options_per_precision(bundle, tmp_path):
-    options = OrtOptions(cache_dir=tmp_path / "cache", device_id=1)
-    int8 = trt_provider_options(bundle, "audit_head", "int8", options)
-    fp32 = trt_provider_options(bundle, "audit_head", "fp32", options)
-    assert int8["trt_int8_enable"] and int8["trt_fp16_enable"]
-    assert not fp32["trt_int8_enable"] and not fp32["trt_fp16_enable"]
-    assert int8["trt_engine_cache_enable"] and int8["trt_timing_cache_enable"]
-    assert int8["trt_engine_cache_path"] == str(tmp_path / "cache")
-    assert int8["device_id"] == 1
-    assert "trt_profile_opt_shapes" in int8
-    providers = providers_for("ort-trt", bundle, "audit_head", "int8", options)
+def _trt_options(bundle, graph, precision, options):
+    """The TensorRT provider's options of one graph on ``ort-trt``."""
+    providers = providers_for("ort-trt", bundle, graph, precision, options)
     assert [p[0] if isinstance(p, tuple) else p for p in providers] == [
         "TensorrtExecutionProvider",
         "CUDAExecutionProvider",
         "CPUExecutionProvider",
     ]
+    return providers[0][1]
+
+
+def test_ort_trt_profiles_cover_every_dynamic_axis(bundle, tmp_path):
+    options = OrtOptions(cache_dir=tmp_path, limits=ProfileLimits(max_batch=4, max_k=16))
+    head = _trt_options(bundle, "audit_head", "int8", options)
+    assert "masks:1x1x160x160" in head["trt_profile_min_shapes"]
+    assert "masks:1x4x160x160" in head["trt_profile_opt_shapes"]
+    assert "masks:4x16x160x160" in head["trt_profile_max_shapes"]
+    assert "context_maps:1x10x3x40x40" in head["trt_profile_opt_shapes"]
+    frame = _trt_options(bundle, "frame_encoder", "int8", options)
+    assert frame["trt_profile_max_shapes"] == "frame:11x160x160x3"
+    text = _trt_options(bundle, "text_encoder", "int8", options)
+    assert text["trt_profile_opt_shapes"].count(":1x32") == 3
+    assert text["trt_profile_max_shapes"].count(":4x32") == 3
+
+
+def test_ort_trt_provider_options_per_file_precision(bundle, tmp_path):
+    options = OrtOptions(cache_dir=tmp_path / "cache", device_id=1, workspace_mb=512)
+    int8 = _trt_options(bundle, "audit_head", "int8", options)
+    fp32 = _trt_options(bundle, "audit_head", "fp32", options)
+    int8_trt = _trt_options(bundle, "audit_head", "int8-trt", options)
+    assert int8["trt_int8_enable"] == int8["trt_fp16_enable"] == "True"
+    assert fp32["trt_int8_enable"] == fp32["trt_fp16_enable"] == "False"
+    assert int8_trt == int8
+    assert int8["trt_engine_cache_prefix"] == "audit_head.int8"
+    assert fp32["trt_engine_cache_prefix"] == "audit_head.fp32"
+    assert int8["trt_engine_cache_enable"] == int8["trt_timing_cache_enable"] == "True"
+    assert int8["trt_engine_cache_path"] == str(tmp_path / "cache")
+    assert int8["trt_max_workspace_size"] == str(512 << 20)
+    assert int8["device_id"] == "1"
 
 
 def test_trt_cache_defaults_to_the_bundles_engines_folder(bundle):
-    options = trt_provider_options(bundle, "frame_encoder", "int8", OrtOptions())
+    options = _trt_options(bundle, "frame_encoder", "int8", OrtOptions())
     assert options["trt_engine_cache_path"] == str(bundle.engines_dir / "ort-trt")
 
 
-def test_engine_names_carry_graph_precision_gpu_and_version():
-    assert gpu_slug("NVIDIA GeForce RTX 4090") == "nvidia-geforce-rtx-4090"
-    assert gpu_slug("Orin (nvgpu)") == "orin-nvgpu"
-    assert (
-        engine_file_name("frame_encoder", "int8", "NVIDIA H200", "10.9.0.34")
-        == "frame_encoder.int8.nvidia-h200.trt10.9.0.34.engine"
+@pytest.fixture
+def gpu_bundle(tmp_path, tokenizer_json):
+    """A private tiny bundle with the fp32, int8 and TensorRT int8 graphs."""
+    folder = build_tiny_bundle(
+        tmp_path / "gpu", tokenizer_json, precisions=("fp32", "int8", "int8-trt")
     )
-    assert timing_cache_file_name("NVIDIA H200", "10.9") == "timing.nvidia-h200.trt10.9.cache"
+    return load_bundle(folder)
 
 
-def test_build_plan_flags_and_profiles(bundle):
-    plan = build_plan(bundle, "audit_head", "int8")
-    assert plan["flags"] == ["INT8", "FP16"]
-    assert plan["onnx"].name == "audit_head.int8.onnx"
-    low, opt, high = plan["profile"]["masks"]
-    assert low == (1, 1, 160, 160) and opt == (1, 4, 160, 160) and high == (4, 16, 160, 160)
-    assert build_plan(bundle, "audit_head", "fp32")["flags"] == []
+def _write_engine(onnx_path, engine_path, *args, **kwargs):
+    """Stands in for TensorRT's build: writes the engine file where the build would."""
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    engine_path.write_bytes(b"engine")
+    return engine_path
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_trt_backend_finds_the_engines_build_engine_writes(gpu_bundle, monkeypatch, precision):
+    """build-engine names the engines; the trt backend looks up the same names (no TensorRT)."""
+    monkeypatch.setattr(trt_options, "detect_gpu_name", lambda device_id=0: "NVIDIA H200")
+    monkeypatch.setattr(trt_engine, "build_engine", _write_engine)
+    stand_in = types.SimpleNamespace(__version__="10.9.0")
+    builds = trt_engine.build_engines(gpu_bundle.path, precision, trt=stand_in)
+    found = find_engines(gpu_bundle, precision, trt_options.engine_gpu_name(), "10.9.0")
+    assert found == {b.graph: b.engine for b in builds}
+    assert list(found) == ["frame_encoder", "audio_encoder", "audit_head"]
+    assert found["audit_head"].name == f"audit_head.nvidia-h200.trt10.9.0.{precision}.engine"
+    source = "int8-trt" if precision == "int8" else "fp32"
+    assert all(b.onnx.name == f"{b.graph}.{source}.onnx" for b in builds)
+
+
+def test_trt_backend_takes_an_optional_text_encoder_engine(gpu_bundle):
+    engines = gpu_bundle.engines_dir
+    engines.mkdir()
+    for graph in ("frame_encoder", "audio_encoder", "text_encoder", "audit_head"):
+        (engines / engine_file_name(graph, "Orin", "8.6.2", "int8")).write_bytes(b"engine")
+    found = find_engines(gpu_bundle, "int8", "Orin", "8.6.2")
+    assert found["text_encoder"].name == "text_encoder.orin.trt8.6.2.int8.engine"
+
+
+def test_missing_engine_names_the_build_engine_call(gpu_bundle):
+    engines = gpu_bundle.engines_dir
+    engines.mkdir()
+    for graph in ("frame_encoder", "audio_encoder"):
+        (engines / engine_file_name(graph, "NVIDIA H200", "10.9.0", "int8")).write_bytes(b"e")
+    # an engine of another GPU, TensorRT version or precision does not count
+    for gpu, version, precision in (
+        ("Orin", "10.9.0", "int8"),
+        ("NVIDIA H200", "10.3.0", "int8"),
+        ("NVIDIA H200", "10.9.0", "fp16"),
+    ):
+        (engines / engine_file_name("audit_head", gpu, version, precision)).write_bytes(b"e")
+    with pytest.raises(BackendError) as err:
+        find_engines(gpu_bundle, "int8", "NVIDIA H200", "10.9.0")
+    message = str(err.value)
+    assert "audit_head.nvidia-h200.trt10.9.0.int8.engine" in message
+    assert f"maskaudit build-engine --bundle {gpu_bundle.path} --precision int8" in message
+    assert "--backend ort-trt" in message
 
 
 @pytest.fixture

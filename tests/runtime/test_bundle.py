@@ -125,7 +125,6 @@ def test_policy_thresholds_come_from_the_manifest(bundle_copy):
 
 
 def test_gpu_backends_prefer_the_tensorrt_int8_variant(tmp_path, tokenizer_json):
-    from maskaudit.runtime.backends.trt import build_plan
     from maskaudit.runtime.testing import build_tiny_bundle
 
     folder = build_tiny_bundle(
@@ -139,6 +138,6 @@ def test_gpu_backends_prefer_the_tensorrt_int8_variant(tmp_path, tokenizer_json)
     assert (
         bundle.graph_path("frame_encoder", "int8", gpu=True).name == "frame_encoder.int8-trt.onnx"
     )
-    assert build_plan(bundle, "audit_head", "int8")["onnx"].name == "audit_head.int8-trt.onnx"
+    assert bundle.graph_path("audit_head", "int8", gpu=True).name == "audit_head.int8-trt.onnx"
     with pytest.raises(BundleError, match="no fp32 audit_head"):
         bundle.resolve_precision("audit_head", "fp32", gpu=True)

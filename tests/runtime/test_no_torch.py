@@ -23,8 +23,8 @@ SCRIPT = textwrap.dedent(
         raise SystemExit("torch was not blocked")
 
     import maskaudit.runtime as runtime
-    names = ["maskaudit.api", "maskaudit.export.manifest", "maskaudit.commands.audit",
-             "maskaudit.commands.stream"]
+    names = ["maskaudit.api", "maskaudit.export.manifest", "maskaudit.export.trt_options",
+             "maskaudit.commands.audit", "maskaudit.commands.stream"]
     names += [m.name for m in pkgutil.walk_packages(runtime.__path__, "maskaudit.runtime.")]
     for name in names:
         importlib.import_module(name)

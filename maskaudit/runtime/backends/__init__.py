@@ -14,8 +14,9 @@ from dataclasses import replace
 import numpy as np
 
 from maskaudit.errors import BackendError, ConfigError
+from maskaudit.export.trt_options import ProfileLimits, profile_shapes
 from maskaudit.runtime.backends.base import BACKEND_NAMES, GraphRunner, LoadedBackend
-from maskaudit.runtime.backends.ort import OrtOptions, ProfileLimits, open_ort
+from maskaudit.runtime.backends.ort import OrtOptions, open_ort
 from maskaudit.runtime.bundle import GRAPHS, Bundle
 
 logger = logging.getLogger(__name__)
@@ -76,15 +77,10 @@ def warm_up(backend: LoadedBackend, bundle: Bundle, limits: ProfileLimits | None
         limits: Ranges of the dynamic axes (the ``opt`` values are used). Defaults to
             ``ProfileLimits()``.
     """
-    limits = limits or ProfileLimits()
     for graph in GRAPHS:
-        feeds = {}
-        for value in bundle.signature(graph)["inputs"]:
-            shape = [
-                d if isinstance(d, int) else limits.axis(graph, value["name"], axis)[1]
-                for axis, d in enumerate(value["shape"])
-            ]
-            feeds[value["name"]] = np.zeros(shape, dtype=value["dtype"])
+        inputs = bundle.signature(graph)["inputs"]
+        shapes = profile_shapes(graph, inputs, limits)
+        feeds = {v["name"]: np.zeros(shapes[v["name"]][1], dtype=v["dtype"]) for v in inputs}
         backend.runners[graph].run(feeds)
     logger.debug("warm-up done on %s", backend.name)
 

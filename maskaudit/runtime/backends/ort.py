@@ -8,7 +8,9 @@ provider is absent or fell back raises a :class:`BackendError` that says why and
 ``ort-trt`` runs ONNX Runtime's TensorRT provider with engine and timing caches in the bundle's
 ``engines/ort-trt/`` (or, for a read-only bundle, in ``~/.cache/maskaudit/engines/``), explicit
 optimisation profiles (min/opt/max) for every dynamic axis, FP16 on, and INT8 on for the int8
-(QDQ) graphs; TensorRT then follows the graph's quantisation (explicit quantisation).
+(QDQ) graphs; TensorRT then follows the graph's quantisation (explicit quantisation). The
+profiles and provider options come from :mod:`maskaudit.export.trt_options`, the module that
+``maskaudit build-engine`` builds its engines with.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ import numpy as np
 
 from maskaudit.errors import BackendError
 from maskaudit.export.manifest import describe_ort_value
+from maskaudit.export.trt_options import (
+    ORT_TRT_CACHE_DIR,
+    ProfileLimits,
+    engine_precision,
+    trt_provider_options,
+)
 from maskaudit.runtime.backends.base import LoadedBackend
 from maskaudit.runtime.bundle import GRAPHS, Bundle
 
@@ -42,56 +50,6 @@ GPU_SWAP = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 
 
 @dataclass(frozen=True)
-class ProfileLimits:
-    """Ranges (min, opt, max) of the dynamic axes, for TensorRT optimisation profiles.
-
-    Attributes:
-        frames: Frames per frame-encoder run (1 in a stream; up to T + 1 in ``audit`` with
-            context). Defaults to (1, 1, 11).
-        windows: Windows per audio-encoder run. Defaults to (1, 1, 10).
-        expressions: Expressions per text-encoder run. Defaults to (1, 1, 4).
-        tokens: Tokens per expression. Defaults to (32, 32, 32), the tokenizer's fixed length.
-        batch: Frames per head run. Defaults to (1, 1, 4).
-        candidates: Candidate masks per frame. Defaults to (1, 4, 16).
-        context: Context entries (T). Defaults to (1, 10, 10).
-    """
-
-    frames: tuple[int, int, int] = (1, 1, 11)
-    windows: tuple[int, int, int] = (1, 1, 10)
-    expressions: tuple[int, int, int] = (1, 1, 4)
-    tokens: tuple[int, int, int] = (32, 32, 32)
-    batch: tuple[int, int, int] = (1, 1, 4)
-    candidates: tuple[int, int, int] = (1, 4, 16)
-    context: tuple[int, int, int] = (1, 10, 10)
-
-    def axis(self, graph: str, tensor: str, axis: int) -> tuple[int, int, int]:
-        """Return the (min, opt, max) of one dynamic axis of one input.
-
-        Args:
-            graph: The graph's name.
-            tensor: The input's name.
-            axis: The axis index.
-
-        Returns:
-            The range; unknown dynamic axes get (1, 1, 64) with a warning.
-        """
-        if axis == 0:
-            return {
-                "frame_encoder": self.frames,
-                "audio_encoder": self.windows,
-                "text_encoder": self.expressions,
-            }.get(graph, self.batch)
-        if graph == "text_encoder" and axis == 1:
-            return self.tokens
-        if graph == "audit_head" and axis == 1 and tensor == "masks":
-            return self.candidates
-        if graph == "audit_head" and axis == 1 and tensor.startswith("context"):
-            return self.context
-        logger.warning("no profile range for %s.%s axis %d; using 1..64", graph, tensor, axis)
-        return (1, 1, 64)
-
-
-@dataclass(frozen=True)
 class OrtOptions:
     """Options of the ONNX Runtime backends.
 
@@ -100,10 +58,11 @@ class OrtOptions:
             physical core).
         inter_threads: Inter-op threads per session. Defaults to None (onnxruntime's choice).
         device_id: CUDA device for ``ort-cuda`` and ``ort-trt``. Defaults to 0.
-        limits: Profile ranges for ``ort-trt``. Defaults to ``ProfileLimits()``.
+        limits: Profile ranges for ``ort-trt`` and the warm-up (the ones ``maskaudit
+            build-engine`` uses). Defaults to ``ProfileLimits()``.
         cache_dir: Where ``ort-trt`` keeps engines and timing caches. Defaults to None: the
             bundle's ``engines/ort-trt`` if writable, else ``~/.cache/maskaudit/engines``.
-        workspace_bytes: TensorRT builder workspace for ``ort-trt``. Defaults to 2 GiB.
+        workspace_mb: TensorRT builder workspace for ``ort-trt``, in MiB. Defaults to 2048.
     """
 
     threads: int | None = None
@@ -111,7 +70,7 @@ class OrtOptions:
     device_id: int = 0
     limits: ProfileLimits = ProfileLimits()
     cache_dir: Path | None = None
-    workspace_bytes: int = 2 << 30
+    workspace_mb: int = 2048
 
 
 def installed_onnxruntime() -> str:
@@ -186,78 +145,18 @@ def session_options(threads: int | None = None, inter_threads: int | None = None
     return options
 
 
-def profile_shapes(
-    graph: str, inputs: list[dict[str, Any]], limits: ProfileLimits
-) -> dict[str, str]:
-    """Build the TensorRT provider's explicit profile shapes for one graph.
-
-    Args:
-        graph: The graph's name.
-        inputs: Its inputs from the manifest (``{"name", "dtype", "shape"}``).
-        limits: The ranges of the dynamic axes.
-
-    Returns:
-        ``{"trt_profile_min_shapes": "frame:1x160x160x3,...", "trt_profile_opt_shapes": ...,
-        "trt_profile_max_shapes": ...}``; empty when no input has a dynamic axis.
-    """
-    rows: list[list[str]] = [[], [], []]
-    for value in inputs:
-        if all(isinstance(dim, int) for dim in value["shape"]):
-            continue
-        dims = [
-            (dim, dim, dim) if isinstance(dim, int) else limits.axis(graph, value["name"], axis)
-            for axis, dim in enumerate(value["shape"])
-        ]
-        for i in range(3):
-            rows[i].append(f"{value['name']}:" + "x".join(str(d[i]) for d in dims))
-    if not rows[0]:
-        return {}
-    keys = ("trt_profile_min_shapes", "trt_profile_opt_shapes", "trt_profile_max_shapes")
-    return {key: ",".join(row) for key, row in zip(keys, rows, strict=True)}
-
-
 def _cache_dir(bundle: Bundle, options: OrtOptions) -> Path:
     """Return a writable folder for the TensorRT provider's engine and timing caches."""
     if options.cache_dir is not None:
         folder = Path(options.cache_dir)
     else:
-        folder = bundle.engines_dir / "ort-trt"
+        folder = bundle.engines_dir / ORT_TRT_CACHE_DIR
         probe = folder if folder.exists() else bundle.path
         if not os.access(probe, os.W_OK):
             tag = hashlib.sha256(str(bundle.path).encode()).hexdigest()[:12]
-            folder = Path.home() / ".cache" / "maskaudit" / "engines" / tag / "ort-trt"
+            folder = Path.home() / ".cache" / "maskaudit" / "engines" / tag / ORT_TRT_CACHE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def trt_provider_options(
-    bundle: Bundle, graph: str, precision: str, options: OrtOptions
-) -> dict[str, Any]:
-    """Build the TensorRT execution provider's options for one graph.
-
-    Args:
-        bundle: The bundle (for its signature and cache folder).
-        graph: The graph's name.
-        precision: The graph file's precision: ``fp32`` (TensorRT FP32) or ``int8`` /
-            ``int8-trt`` (INT8 and FP16 on; the QDQ nodes fix where INT8 runs).
-        options: The backend options.
-
-    Returns:
-        The provider options dict for ``("TensorrtExecutionProvider", options)``.
-    """
-    cache = str(_cache_dir(bundle, options))
-    provider: dict[str, Any] = {
-        "device_id": options.device_id,
-        "trt_max_workspace_size": options.workspace_bytes,
-        "trt_fp16_enable": precision.startswith("int8"),
-        "trt_int8_enable": precision.startswith("int8"),
-        "trt_engine_cache_enable": True,
-        "trt_engine_cache_path": cache,
-        "trt_timing_cache_enable": True,
-        "trt_timing_cache_path": cache,
-    }
-    provider.update(profile_shapes(graph, bundle.signature(graph)["inputs"], options.limits))
-    return provider
 
 
 def providers_for(
@@ -274,12 +173,23 @@ def providers_for(
 
     Returns:
         A list for ``InferenceSession(providers=...)``; the CPU provider is always last, for the
-        nodes a GPU provider does not take.
+        nodes a GPU provider does not take. For ``ort-trt``, the TensorRT provider's options
+        are :func:`~maskaudit.export.trt_options.trt_provider_options` for the engine precision
+        of the file (``fp32``: TensorRT FP32; ``int8`` or ``int8-trt``: INT8 and FP16 on, the
+        QDQ nodes fix where INT8 runs), with the caches in the bundle's ``engines/ort-trt``.
     """
     cuda = ("CUDAExecutionProvider", {"device_id": options.device_id})
     if name == "ort-trt":
-        trt = ("TensorrtExecutionProvider", trt_provider_options(bundle, graph, precision, options))
-        return [trt, cuda, "CPUExecutionProvider"]
+        trt_options = trt_provider_options(
+            graph,
+            bundle.signature(graph)["inputs"],
+            engine_precision(precision),
+            _cache_dir(bundle, options),
+            options.limits,
+            options.workspace_mb,
+            options.device_id,
+        )
+        return [("TensorrtExecutionProvider", trt_options), cuda, "CPUExecutionProvider"]
     if name == "ort-cuda":
         return [cuda, "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]

@@ -1,10 +1,11 @@
 """The ``trt`` backend: TensorRT engines run through TensorRT's Python API.
 
 Engines are not portable across GPUs or TensorRT versions, so they live in the bundle's
-``engines/`` folder named by graph, precision, GPU and TensorRT version
-(:func:`engine_file_name`), e.g. ``audit_head.int8.nvidia-h200.trt10.9.0.engine``. They are
-built from the QDQ ONNX graphs by explicit quantisation (``maskaudit build-engine``; the
-:func:`build_plan` here lists the builder flags and optimisation profiles to use).
+``engines/`` folder named by graph, GPU, TensorRT version and precision, e.g.
+``audit_head.nvidia-h200.trt10.9.0.int8.engine``. ``maskaudit build-engine`` writes them (from
+the QDQ ONNX graphs by explicit quantisation for ``int8``); the name, the GPU name it holds and
+the engine precision of each bundle graph all come from :mod:`maskaudit.export.trt_options`,
+so :func:`find_engines` looks up exactly what the build wrote.
 
 Running follows TensorRT's documented tensor API: ``set_input_shape``, ``set_tensor_address``
 and ``execute_async_v3`` on a CUDA stream, with device memory from ``cuda-python``.
@@ -17,21 +18,22 @@ where available), and the backend says so in its note.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from maskaudit.errors import BackendError
+from maskaudit.export.trt_options import (
+    ENGINE_GRAPHS,
+    engine_file_name,
+    engine_gpu_name,
+    engine_precision,
+)
 from maskaudit.runtime.backends.base import LoadedBackend
-from maskaudit.runtime.backends.ort import ProfileLimits
 from maskaudit.runtime.bundle import GRAPHS, Bundle
 
 logger = logging.getLogger(__name__)
-
-ENGINE_GRAPHS: tuple[str, ...] = ("frame_encoder", "audio_encoder", "audit_head")
-"""Graphs the ``trt`` backend needs engines for; the text encoder's engine is optional."""
 
 MISSING_TENSORRT = (
     "backend trt needs the Python package tensorrt, which is not installed here: pip install "
@@ -42,77 +44,6 @@ MISSING_CUDA_PYTHON = (
     "backend trt needs the Python package cuda-python for device memory, which is not installed "
     "here: pip install cuda-python, or choose --backend ort-trt, ort-cuda or ort-cpu"
 )
-
-
-def gpu_slug(name: str) -> str:
-    """Turn a GPU name into a file-name part, e.g. ``NVIDIA H200`` -> ``nvidia-h200``.
-
-    Args:
-        name: The GPU's name as CUDA reports it.
-
-    Returns:
-        Lower-case letters, digits and single dashes.
-    """
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "gpu"
-
-
-def engine_file_name(graph: str, precision: str, gpu_name: str, trt_version: str) -> str:
-    """Return the file name of a graph's engine for one GPU and TensorRT version.
-
-    Args:
-        graph: The graph's name.
-        precision: ``fp32`` or ``int8``.
-        gpu_name: The GPU's name (``NVIDIA H200``, ``Orin``).
-        trt_version: TensorRT's version (``tensorrt.__version__``).
-
-    Returns:
-        ``<graph>.<precision>.<gpu slug>.trt<version>.engine``.
-
-    Example:
-        >>> engine_file_name("audit_head", "int8", "NVIDIA H200", "10.9.0")
-        'audit_head.int8.nvidia-h200.trt10.9.0.engine'
-    """
-    return f"{graph}.{precision}.{gpu_slug(gpu_name)}.trt{trt_version}.engine"
-
-
-def timing_cache_file_name(gpu_name: str, trt_version: str) -> str:
-    """Return the file name of the TensorRT timing cache for one GPU and TensorRT version.
-
-    Example:
-        >>> timing_cache_file_name("Orin", "8.6.2")
-        'timing.orin.trt8.6.2.cache'
-    """
-    return f"timing.{gpu_slug(gpu_name)}.trt{trt_version}.cache"
-
-
-def build_plan(
-    bundle: Bundle, graph: str, precision: str, limits: ProfileLimits | None = None
-) -> dict[str, Any]:
-    """Return how to build one graph's engine: the ONNX file, builder flags and the profile.
-
-    Args:
-        bundle: The bundle.
-        graph: The graph's name.
-        precision: ``fp32`` (no reduced-precision flags) or ``int8`` (``INT8`` and ``FP16``
-            flags; the graph's QDQ nodes decide where INT8 runs; built from the ``int8-trt``
-            graph where the bundle has it).
-        limits: Ranges of the dynamic axes. Defaults to ``ProfileLimits()``.
-
-    Returns:
-        ``{"onnx": Path, "flags": [...], "profile": {input: (min, opt, max) shapes}}``; the
-        engine is named with :func:`engine_file_name` and the same ``precision``.
-    """
-    limits = limits or ProfileLimits()
-    profile: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {}
-    for value in bundle.signature(graph)["inputs"]:
-        ranges = [
-            (d, d, d) if isinstance(d, int) else limits.axis(graph, value["name"], axis)
-            for axis, d in enumerate(value["shape"])
-        ]
-        profile[value["name"]] = tuple(tuple(r[i] for r in ranges) for i in range(3))  # type: ignore[assignment]
-    flags = ["INT8", "FP16"] if precision == "int8" else []
-    onnx = bundle.graph_path(graph, precision, gpu=True)
-    return {"onnx": onnx, "flags": flags, "profile": profile}
 
 
 def import_tensorrt() -> Any:
@@ -142,14 +73,6 @@ def _cuda(result: tuple, cudart: Any, what: str) -> Any:
     if error != cudart.cudaError_t.cudaSuccess:
         raise BackendError(f"CUDA {what} failed: {error}")
     return values[0] if len(values) == 1 else (values or None)
-
-
-def gpu_name(device_id: int = 0) -> str:
-    """Return the name of CUDA device ``device_id`` (needs ``cuda-python``)."""
-    cudart = import_cudart()
-    props = _cuda(cudart.cudaGetDeviceProperties(device_id), cudart, "cudaGetDeviceProperties")
-    name = props.name
-    return name.decode(errors="replace").rstrip("\x00") if isinstance(name, bytes) else str(name)
 
 
 class TrtRunner:
@@ -249,6 +172,44 @@ class TrtRunner:
                 cudart.cudaFree(ptr)
 
 
+def find_engines(bundle: Bundle, precision: str, gpu: str, trt_version: str) -> dict[str, Path]:
+    """Find a bundle's engines for one GPU and TensorRT version.
+
+    Each graph runs the engine of its file's engine precision
+    (:func:`~maskaudit.export.trt_options.engine_precision`), named by
+    :func:`~maskaudit.export.trt_options.engine_file_name` as ``maskaudit build-engine`` names
+    it. The graphs of ``ENGINE_GRAPHS`` need their engine; the text encoder's is optional.
+
+    Args:
+        bundle: The checked bundle.
+        precision: ``fp32`` or ``int8``.
+        gpu: The GPU's name (as :func:`~maskaudit.export.trt_options.engine_gpu_name` gives it).
+        trt_version: TensorRT's version (``tensorrt.__version__``).
+
+    Returns:
+        ``{graph: engine file}`` of every graph that has an engine, in ``GRAPHS`` order.
+
+    Raises:
+        BackendError: If a needed engine is not in ``<bundle>/engines``; the message says the
+            ``maskaudit build-engine`` call that builds it.
+        BundleError: If the bundle lacks a graph in ``precision``.
+    """
+    found: dict[str, Path] = {}
+    for graph in GRAPHS:
+        graph_precision = bundle.resolve_precision(graph, precision, gpu=True)
+        name = engine_file_name(graph, gpu, trt_version, engine_precision(graph_precision))
+        path = bundle.engines_dir / name
+        if path.is_file():
+            found[graph] = path
+        elif graph in ENGINE_GRAPHS:
+            raise BackendError(
+                f"backend trt: no engine {path.name} in {bundle.engines_dir} for this GPU ({gpu}) "
+                f"and TensorRT {trt_version}: build it with `maskaudit build-engine --bundle "
+                f"{bundle.path} --precision {precision}`, or choose --backend ort-trt"
+            )
+    return found
+
+
 def open_trt(bundle: Bundle, precision: str, device_id: int = 0) -> LoadedBackend:
     """Load a bundle's TensorRT engines for this GPU and TensorRT version.
 
@@ -265,23 +226,12 @@ def open_trt(bundle: Bundle, precision: str, device_id: int = 0) -> LoadedBacken
             TensorRT version is not in ``<bundle>/engines``.
     """
     trt = import_tensorrt()
-    gpu = gpu_name(device_id)
+    import_cudart()
+    gpu = engine_gpu_name(device_id)
+    precisions = {g: bundle.resolve_precision(g, precision, gpu=True) for g in GRAPHS}
     runners: dict[str, Any] = {}
-    precisions: dict[str, str] = {}
     note = ""
-    for graph in GRAPHS:
-        precisions[graph] = bundle.resolve_precision(graph, precision, gpu=True)
-        engine_precision = "fp32" if precisions[graph] == "fp32" else "int8"
-        name = engine_file_name(graph, engine_precision, gpu, trt.__version__)
-        path = bundle.engines_dir / name
-        if not path.is_file():
-            if graph not in ENGINE_GRAPHS:
-                continue
-            raise BackendError(
-                f"backend trt: no engine {path.name} in {bundle.engines_dir} for this GPU ({gpu}) "
-                f"and TensorRT {trt.__version__}: build it with `maskaudit build-engine --bundle "
-                f"{bundle.path} --precision {precision}`, or choose --backend ort-trt"
-            )
+    for graph, path in find_engines(bundle, precision, gpu, trt.__version__).items():
         runner = TrtRunner(graph, path, device_id)
         inputs, outputs = runner.describe()
         bundle.check_signature(graph, inputs, outputs, path.name)

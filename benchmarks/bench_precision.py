@@ -1,0 +1,273 @@
+"""INT8 against fp32: speed of each bundle graph on the CPU, and the accuracy table.
+
+Speed: for every trained graph of a bundle (frame encoder, audio encoder, audit head), the
+fp32 and INT8 (CPU variant) files run side by side in one process through onnxruntime's CPU
+provider, their repetitions interleaved (and the order flipped every repetition) so that a
+change in machine load touches both alike, after warm-up runs. The intra-op thread count is
+pinned (``--threads``, default 1) and recorded. Each case is one stream step: one frame, one
+audio window, the head with K candidates and 10 s of context, fed with what the fp32 encoders
+make of a random frame. Prints a table and writes p50/p90 latency, the INT8/fp32 ratio, the
+machine, the versions and the command to ``benchmarks/results/precision_speed.json``.
+
+Accuracy: the manifest's ``accuracy`` section (IoU RMSE, type and action F2 per precision on
+test_s and test_u in image mode, measured by ``maskaudit export``), or, with ``--data``, the
+same measured again on that benchmark, goes to ``benchmarks/results/precision_accuracy.json``
+and ``.md``.
+
+Run from the repository root::
+
+    python benchmarks/bench_precision.py --bundle maskaudit/assets/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from maskaudit import __version__
+from maskaudit.export import contract
+from maskaudit.export.onnx_export import random_masks
+
+RESULTS = Path("benchmarks/results")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, default=Path("maskaudit/assets/default"))
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs each (default 50)")
+    parser.add_argument("--k", type=int, default=4, help="candidates per frame (default 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--data", type=Path, default=None, help="benchmark folder: measure accuracy again"
+    )
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="", help="free text stored with the results")
+    return parser.parse_args(argv)
+
+
+def session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def stream_inputs(bundle: Path, manifest: dict, k: int, seed: int) -> dict[str, dict]:
+    """One stream step's inputs per graph, the head's made by the fp32 encoders."""
+    rng = np.random.default_rng(seed)
+    head = manifest["graphs"][contract.AUDIT_HEAD]["inputs"]
+    context = next(i for i in head if i["name"] == "context_maps")["shape"]
+    size = manifest["graphs"][contract.FRAME_ENCODER]["inputs"][0]["shape"][1]
+    frames = rng.integers(0, 256, (10, size, size, 3), dtype=np.uint8)
+    mels = (rng.standard_normal((10, 64, 101)) * 3.0 - 8.0).astype(np.float32)
+    enc = session(bundle / contract.graph_file(contract.FRAME_ENCODER, "fp32"), 0)
+    aud = session(bundle / contract.graph_file(contract.AUDIO_ENCODER, "fp32"), 0)
+    names = contract.OUTPUTS[contract.FRAME_ENCODER]
+    feats = dict(zip(names, enc.run(None, {"frame": frames}), strict=True))
+    (audio,) = aud.run(None, {"log_mel": mels})
+    t = len(frames) if isinstance(context[1], str) else context[1]
+    text = rng.standard_normal((1, 384)).astype(np.float32)
+    return {
+        contract.FRAME_ENCODER: {"frame": frames[-1:]},
+        contract.AUDIO_ENCODER: {"log_mel": mels[-1:]},
+        contract.AUDIT_HEAD: {
+            "feat0": feats["feat0"][-1:],
+            "feat1": feats["feat1"][-1:],
+            "feat2": feats["feat2"][-1:],
+            "frame_global": feats["frame_global"][-1:],
+            "context_maps": feats["context"][None, :t],
+            "context_audio": audio[None, :t],
+            "context_valid": np.ones((1, t), dtype=np.float32),
+            "text_embedding": text / np.linalg.norm(text),
+            "masks": random_masks(rng, 1, k, size),
+        },
+    }
+
+
+def time_pair(
+    sessions: dict[str, ort.InferenceSession], inputs: dict, warmup: int, repeats: int
+) -> dict[str, list[float]]:
+    """Latency in ms of each session, repetitions interleaved, order flipped every time."""
+    names = list(sessions)
+    for _ in range(warmup):
+        for name in names:
+            sessions[name].run(None, inputs)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            sessions[name].run(None, inputs)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> list[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = set(text.split())
+    return sorted(
+        f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimddp") if f in flags
+    )
+
+
+def machine() -> dict:
+    return {
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "logical_cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_1min_at_end": os.getloadavg()[0],
+    }
+
+
+def versions() -> dict:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "onnxruntime": ort.__version__,
+        "maskaudit": __version__,
+    }
+
+
+def speed(args: argparse.Namespace, manifest: dict) -> dict:
+    inputs = stream_inputs(args.bundle, manifest, args.k, args.seed)
+    rows = []
+    for graph in contract.TRAINED_GRAPHS:
+        files = manifest["graphs"][graph]
+        if "int8" not in files:
+            print(f"{graph}: no int8 graph in the bundle; skipped", file=sys.stderr)
+            continue
+        sessions = {p: session(args.bundle / files[p], args.threads) for p in ("fp32", "int8")}
+        times = time_pair(sessions, inputs[graph], args.warmup, args.repeats)
+        row = {"graph": graph}
+        for precision, values in times.items():
+            row[precision] = {
+                "p50_ms": float(np.percentile(values, 50)),
+                "p90_ms": float(np.percentile(values, 90)),
+            }
+        row["int8_over_fp32_p50"] = row["int8"]["p50_ms"] / row["fp32"]["p50_ms"]
+        row["int8_over_fp32_p90"] = row["int8"]["p90_ms"] / row["fp32"]["p90_ms"]
+        rows.append(row)
+        print(
+            f"{graph:14s} fp32 p50 {row['fp32']['p50_ms']:8.3f} ms  int8 p50 "
+            f"{row['int8']['p50_ms']:8.3f} ms  int8/fp32 {row['int8_over_fp32_p50']:.2f}"
+        )
+    return {
+        "benchmark": "INT8 (CPU variant) against fp32, onnxruntime CPU, per graph",
+        "command": command_line(),
+        "bundle": str(args.bundle),
+        "bundle_checkpoint": manifest.get("model", {}).get("checkpoint", ""),
+        "note": args.note,
+        "settings": {
+            "intra_op_threads": args.threads,
+            "inter_op_threads": 1,
+            "warmup": args.warmup,
+            "repeats": args.repeats,
+            "candidates": args.k,
+            "frames_per_encoder_run": 1,
+            "seed": args.seed,
+            "interleaved": True,
+        },
+        "machine": machine(),
+        "versions": versions(),
+        "graphs": rows,
+    }
+
+
+def command_line() -> str:
+    return " ".join(["python", "benchmarks/bench_precision.py", *map(shlex.quote, sys.argv[1:])])
+
+
+def accuracy(args: argparse.Namespace, manifest: dict) -> dict | None:
+    if args.data is not None:
+        from maskaudit.export.accuracy import accuracy_section
+        from maskaudit.model.dataset import build_store
+        from maskaudit.model.text_cache import embed_expressions
+
+        splits = {}
+        for split in ("test_s", "test_u"):
+            store = build_store(args.data, split, "image")
+            splits[split] = (store, embed_expressions(store.expressions, args.bundle))
+        precisions = tuple(
+            p for p in ("fp32", "int8", "int8-trt") if p in manifest["graphs"]["audit_head"]
+        )
+        section = accuracy_section(args.bundle, precisions, splits)
+        source = f"measured by this command on {args.data}"
+    elif manifest.get("accuracy"):
+        section = manifest["accuracy"]
+        source = f"manifest.json of {args.bundle} (measured by maskaudit export)"
+    else:
+        return None
+    return {"command": command_line(), "source": source, "bundle": str(args.bundle), **section}
+
+
+def accuracy_markdown(record: dict) -> str:
+    lines = [
+        "# Accuracy per precision",
+        "",
+        f"Bundle `{record['bundle']}`, {record['source']}; image mode. Command:",
+        "",
+        f"    {record['command']}",
+        "",
+        f"Tolerance against fp32: IoU RMSE grows by at most "
+        f"{record['tolerance']['iou_rmse_growth']}, type and action F2 fall by at most "
+        f"{record['tolerance']['f2_fall']}.",
+        "",
+        "| split | precision | IoU RMSE | type F2 | action F2 | within tolerance |",
+        "|---|---|---|---|---|---|",
+    ]
+    for split, table in record["splits"].items():
+        for precision, scores in table["scores"].items():
+            ok = table["vs_fp32"].get(precision, {}).get("within_tolerance", "-")
+            lines.append(
+                f"| {split} | {precision} | {fmt(scores['iou_rmse'])} | {fmt(scores['type_f2'])} "
+                f"| {fmt(scores['action_f2'])} | {ok} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    manifest = json.loads((args.bundle / "manifest.json").read_text())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    speed_record = speed(args, manifest)
+    (args.out_dir / "precision_speed.json").write_text(json.dumps(speed_record, indent=2) + "\n")
+    record = accuracy(args, manifest)
+    if record is not None:
+        (args.out_dir / "precision_accuracy.json").write_text(json.dumps(record, indent=2) + "\n")
+        (args.out_dir / "precision_accuracy.md").write_text(accuracy_markdown(record))
+    else:
+        print("the bundle's manifest has no accuracy section; pass --data", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
