@@ -274,9 +274,31 @@ class AuditHead(nn.Module):
         spatial = self.spatial_features(feat2, inside2, geometry, text_embedding)
         text = self.text_proj(text_embedding).unsqueeze(1).expand(B, K, -1)
         scene = self.global_proj(frame_global).unsqueeze(1).expand(B, K, -1)
-        fused = torch.cat([self.pooled_proj(pooled), geometry, sound, spatial, text, scene], dim=2)
+        grounding = self.grounding(sound, spatial, text_embedding)
+        fused = torch.cat(
+            [self.pooled_proj(pooled), geometry, sound, spatial, text, scene, grounding], dim=2
+        )
         gate = torch.sigmoid(self.gate(text_embedding)).unsqueeze(1)
         hidden = F.relu(self.fuse1(self.norm(fused))) * gate
         hidden = self.fuse2(hidden)
-        iou = torch.sigmoid(self.iou_out(hidden)).squeeze(2)
-        return iou, self.type_out(hidden), self.action_out(hidden)
+        iou_logit = self.iou_out(hidden) + self.grounding_to_iou(grounding)
+        type_logits = self.type_out(hidden) + self.grounding_to_type(grounding)
+        action_logits = self.action_out(hidden) + self.grounding_to_action(grounding)
+        return torch.sigmoid(iou_logit).squeeze(2), type_logits, action_logits
+
+    def grounding(
+        self, sound: torch.Tensor, spatial: torch.Tensor, text_embedding: torch.Tensor
+    ) -> torch.Tensor:
+        """Weigh the grounding cues by the expression: [B, K, GROUNDING_HEADS].
+
+        Each head is a linear score of the cues whose weights the expression chooses (a
+        bilinear form of expression and cues), so "the loudest" can lean on the loudness rank
+        and "on the left of the piano" on the horizontal offset from the piano from the start
+        of training, instead of waiting for a deep layer to discover the interaction.
+        """
+        B, K = sound.shape[:2]
+        cues = torch.cat([sound[:, :, -(GROUNDING_CUES - 5) :], spatial], dim=2)
+        cues = self.cue_norm(cues)
+        cues = torch.cat([cues, torch.ones_like(cues[:, :, :1])], dim=2)
+        weights = self.cue_weights(text_embedding).reshape(B, GROUNDING_HEADS, -1)
+        return torch.einsum("bkc,bhc->bkh", cues, weights)
