@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +32,7 @@ import torch
 
 from maskaudit.kernels.pooling_numpy import mask_pool_numpy
 from maskaudit.kernels.pooling_torch import mask_pool, mask_pool_naive_torch
+from maskaudit.provenance import machine, versions
 
 SIZE = 160
 SCALES = ((8, 80), (32, 40), (64, 20))  # (channels, side) of each feature map
@@ -81,16 +80,6 @@ def _inputs(candidates: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     for name, (c, s) in zip(FEAT_NAMES, SCALES, strict=True):
         inputs[name] = rng.normal(size=(1, c, s, s)).astype(np.float32)
     return inputs
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _percentiles(times: list[float]) -> dict[str, float]:
@@ -188,18 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             "ort_threads": args.threads,
             "seed": args.seed,
         },
-        "machine": {
-            "cpu": _cpu_model(),
-            "logical_cores": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_1min_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "onnxruntime": ort.__version__,
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
+        "versions": {**versions(), "torch": torch.__version__},
         "cases": cases,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

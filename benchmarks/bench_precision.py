@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -33,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from maskaudit import __version__
 from maskaudit.export import contract
 from maskaudit.export.onnx_export import random_masks
+from maskaudit.provenance import machine, versions
 
 RESULTS = Path("benchmarks/results")
 
@@ -112,46 +110,6 @@ def time_pair(
             sessions[name].run(None, inputs)
             times[name].append((time.perf_counter() - start) * 1e3)
     return times
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = set(text.split())
-    return sorted(
-        f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimddp") if f in flags
-    )
-
-
-def machine() -> dict:
-    return {
-        "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "logical_cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average_1min_at_end": os.getloadavg()[0],
-    }
-
-
-def versions() -> dict:
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "onnxruntime": ort.__version__,
-        "maskaudit": __version__,
-    }
 
 
 def speed(args: argparse.Namespace, manifest: dict) -> dict:

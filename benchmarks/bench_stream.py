@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskaudit import __version__
+from maskaudit.provenance import machine, versions
 
 
 def main() -> None:
@@ -38,9 +36,6 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=1, help="masks per frame (default 1)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/stream.json"))
     args = parser.parse_args()
-
-    import cv2
-    import onnxruntime
 
     from maskaudit.data.sample_clip import write_sample_clip
     from maskaudit.runtime.auditor import Auditor
@@ -89,17 +84,8 @@ def main() -> None:
             "total_p99": round(float(np.nanpercentile(total_ms, 99)), 2),
             "model_p50": round(float(np.nanpercentile(model_ms, 50)), 2),
         },
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": {
-            "maskaudit": __version__,
-            "onnxruntime": onnxruntime.__version__,
-            "numpy": np.__version__,
-            "opencv": cv2.__version__,
-        },
+        "machine": machine(),
+        "versions": versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
