@@ -17,7 +17,7 @@ from maskaudit.model.auditor import AuditorModel
 from maskaudit.model.config import RunConfig
 from maskaudit.model.dataset import ClipStore, Item, build_store
 from maskaudit.model.predict import predict_store, verdict_records
-from maskaudit.model.text_cache import embed_expressions
+from maskaudit.model.text_cache import TEXT_ENCODER_FILE, embed_expressions, ensure_text_encoder
 from maskaudit.model.train import WEIGHTS
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,10 @@ def predict_split(
         store = swap_expressions(store)
     elif ablation == "silence":
         store = silence(store)
-    embeddings = embed_expressions(store.expressions, Path(config.text_encoder))
+    text_dir = Path(config.text_encoder)
+    if not (text_dir / TEXT_ENCODER_FILE).exists():
+        text_dir = ensure_text_encoder(run / "text_encoder")
+    embeddings = embed_expressions(store.expressions, text_dir)
     outputs = predict_store(model, store, embeddings)
     records = list(verdict_records(outputs, store))
     candidates = [c for item in store.items for c in item.candidates]
