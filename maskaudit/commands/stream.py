@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -81,6 +83,15 @@ logger = logging.getLogger(__name__)
     "bursts). Live sources keep only the newest frame waiting.",
 )
 @click.option(
+    "--reconnect",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Camera or URL: reconnect attempts in a row when the stream stalls, waiting 0.5 s, "
+    "then twice as long each time (at most 8 s); each attempt is logged and counted in the "
+    "summary. 0 ends the stream at the first failed read.",
+)
+@click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -99,6 +110,7 @@ def command(
     smooth: int,
     hold: int,
     queue_size: int,
+    reconnect: int,
     summary_json: Path | None,
     bundle: Path | None,
     backend: str,
@@ -110,10 +122,16 @@ def command(
 
     Give exactly one of --video, --camera, --url. A bad frame, mask or audio window gives a
     verdict whose status is the error, and the stream goes on; a bad configuration fails at
-    once. The summary (frames, verdicts, errors, drops, fps, latency p50/p90/p99) goes to
-    stderr at the end.
+    once (exit code 1). The summary (frames, verdicts, errors, drops, fps, latency
+    p50/p90/p99) goes to stderr at the end.
+
+    SIGINT (Ctrl-C) or SIGTERM ends the stream cleanly: the frames already read are audited
+    and written, the files are closed, the summary is written, and the exit code is 130
+    (SIGINT) or 143 (SIGTERM). A second signal interrupts at once.
     """
+    from maskaudit.runtime.signals import StopOnSignals
     from maskaudit.runtime.sinks import JsonlSink, OverlaySink
+    from maskaudit.runtime.sources import Reconnect
 
     sources = [s for s in (video, camera, url) if s is not None]
     if len(sources) != 1:
@@ -131,11 +149,29 @@ def command(
         hold=hold,
         queue_size=queue_size,
         keep_frames=overlay is not None,
+        reconnect=Reconnect(attempts=reconnect),
     )
-    sinks = [JsonlSink(out)]
-    if overlay is not None:
-        sinks.append(OverlaySink(overlay, fps=run.source.fps))
-    summary = run.run(sinks)
+    try:
+        sinks = [JsonlSink(out)]
+        if overlay is not None:
+            sinks.append(OverlaySink(overlay, fps=run.source.fps))
+    except BaseException:
+        run.close()
+        raise
+    with StopOnSignals(run) as stopper:
+        try:
+            run.run(sinks)
+        finally:
+            _report(run.summary, summary_json)
+    if stopper.received:
+        click.echo(f"maskaudit: stopped by {stopper.received}", err=True)
+        sys.exit(stopper.exit_code)
+
+
+def _report(summary: Any, summary_json: Path | None) -> None:
+    """Print the summary and write it as JSON; also when the stream ended on an error."""
+    if summary is None:
+        return
     click.echo(f"maskaudit: {summary.format()}", err=True)
     if summary.backend_note:
         click.echo(f"maskaudit: {summary.backend_note}", err=True)

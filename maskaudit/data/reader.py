@@ -74,7 +74,7 @@ def _load_json(path: Path) -> object:
         raise DataError(f"benchmark file {path} not found: check the benchmark root and split")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: also numbers too long
         raise DataError(f"benchmark file {path} is not valid JSON ({exc})") from exc
 
 
@@ -191,7 +191,7 @@ def _rank(ctx: _Context, uid: str, field: str, value: object) -> int:
         raise ctx.fail(uid, field, f"should be an integer rank, got {value!r}")
     try:
         rank = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         raise ctx.fail(uid, field, f"should be an integer rank, got {value!r}") from None
     if rank != value and str(rank) != str(value):
         raise ctx.fail(uid, field, f"should be an integer rank, got {value!r}")

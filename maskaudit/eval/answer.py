@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from maskaudit.labels import normalise_action, normalise_type
@@ -20,8 +21,42 @@ CUTOFF = "cutoff"
 """The label a ``cutoff`` type text normalises to; it never equals ``cutout``."""
 
 
-def _tag(name: str) -> re.Pattern[str]:
-    return re.compile(rf"<\s*{name}\s*>(.*?)<\s*/\s*{name}\s*>", re.IGNORECASE | re.DOTALL)
+def _tag(name: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The opening and the closing pattern of a tag (any case, spaces allowed inside)."""
+    opening = re.compile(rf"<\s*{name}\s*>", re.IGNORECASE)
+    closing = re.compile(rf"<\s*/\s*{name}\s*>", re.IGNORECASE)
+    return opening, closing
+
+
+def _tag_texts(
+    tag: tuple[re.Pattern[str], re.Pattern[str]], text: str, first: bool = False
+) -> list[str]:
+    """Return the texts inside a tag's pairs, left to right, without overlaps.
+
+    The result is what ``re.findall(r"<tag>(.*?)</tag>", text, re.DOTALL)`` gives (each opening
+    tag pairs with the first closing tag after it; the search goes on after that closing tag),
+    found in time linear in the text: the single pattern backtracks over the whole rest of the
+    text for every opening tag that has no closing tag, which is quadratic on a degenerate
+    answer that repeats an opening tag.
+    """
+    opening, closing = tag
+    opens = [(m.start(), m.end()) for m in opening.finditer(text)]
+    closes = [(m.start(), m.end()) for m in closing.finditer(text)]
+    open_starts = [start for start, _ in opens]
+    close_starts = [start for start, _ in closes]
+    found: list[str] = []
+    position = 0
+    while True:
+        i = bisect_left(open_starts, position)
+        if i == len(opens):
+            return found
+        j = bisect_left(close_starts, opens[i][1])
+        if j == len(closes):
+            return found
+        found.append(text[opens[i][1] : close_starts[j]])
+        if first:
+            return found
+        position = closes[j][1]
 
 
 _TYPE_TAG = _tag("mask_type")
@@ -107,7 +142,7 @@ def parse_iou(text: str) -> float | None:
         0.6
     """
     values = [
-        v for v in (_finite_float(m.strip()) for m in _IOU_TAG.findall(text)) if v is not None
+        v for v in (_finite_float(m.strip()) for m in _tag_texts(_IOU_TAG, text)) if v is not None
     ]
     if not values:
         return None
@@ -117,9 +152,9 @@ def parse_iou(text: str) -> float | None:
     return in_range[-1] if in_range else None
 
 
-def _first_tag(pattern: re.Pattern[str], text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(1) if match else None
+def _first_tag(tag: tuple[re.Pattern[str], re.Pattern[str]], text: str) -> str | None:
+    found = _tag_texts(tag, text, first=True)
+    return found[0] if found else None
 
 
 def parse_answer(text: str) -> Answer:

@@ -45,6 +45,7 @@ accepted and stretched (1%)."""
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_PALETTE = 3
+_IHDR_BYTES = 13
 
 
 def _scale(values: np.ndarray, name: str) -> np.ndarray:
@@ -244,6 +245,20 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
+def _decode(data: bytes) -> np.ndarray | None:
+    """Decode image bytes as stored (``cv2.IMREAD_UNCHANGED``); None if OpenCV cannot.
+
+    OpenCV returns None for most undecodable data but raises ``cv2.error`` for some (an image
+    whose header claims more pixels than OpenCV's limit, a damaged stream): both mean the same.
+    """
+    if not data:
+        return None
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+
+
 def _palette_indices(data: bytes) -> np.ndarray | None:
     """Decode a palette PNG to its index map (uint8 HxW); None if ``data`` is not one.
 
@@ -251,7 +266,9 @@ def _palette_indices(data: bytes) -> np.ndarray | None:
     equal to the indices; the decoded gray level is then the index.
     """
     chunks = _png_chunks(data)
-    if not chunks or chunks[0][0] != b"IHDR" or chunks[0][1][9] != _PNG_PALETTE:
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != _IHDR_BYTES:
+        return None
+    if chunks[0][1][9] != _PNG_PALETTE:
         return None
 
     rebuilt = [_PNG_SIGNATURE]
@@ -261,7 +278,7 @@ def _palette_indices(data: bytes) -> np.ndarray | None:
             payload = bytes(np.repeat(np.arange(count, dtype=np.uint8), 3))
         crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
         rebuilt.append(struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc))
-    decoded = cv2.imdecode(np.frombuffer(b"".join(rebuilt), np.uint8), cv2.IMREAD_UNCHANGED)
+    decoded = _decode(b"".join(rebuilt))
     if decoded is None:
         return None
     return decoded if decoded.ndim == 2 else decoded[:, :, 0]
@@ -302,7 +319,7 @@ def read_mask(path: str | Path, label: int | None = None) -> np.ndarray:
             "drop the label or pass a palette (indexed) PNG"
         )
 
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    image = _decode(data)
     if image is None:
         raise InputError(f"mask file {path} is not an image OpenCV can decode: pass a PNG mask")
     return normalise_mask(image, name=f"mask file {path.name}")

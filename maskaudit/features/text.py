@@ -2,7 +2,9 @@
 
 An expression is cleaned (control characters removed, whitespace collapsed, stripped,
 lower-cased), tokenised with a WordPiece ``tokenizer.json`` into ``[CLS] ... [SEP]``, and padded
-or truncated to ``MAX_TOKENS`` (32). The embedder runs the bundle's text encoder graph with
+or truncated to ``MAX_TOKENS`` (32). Characters the vocabulary lacks (most emoji) become the
+unknown token; an expression that is empty after cleaning, or holds nothing but unknown tokens,
+is refused, since no audit could follow it. The embedder runs the bundle's text encoder graph with
 onnxruntime and caches one embedding per cleaned expression, since a stream repeats the same
 expression for every frame.
 """
@@ -93,6 +95,7 @@ class Tokenizer:
                 "re-export the text encoder"
             ) from err
 
+        self._unknown = getattr(self._tokenizer.model, "unk_token", None)
         pad_token = "[PAD]"
         pad_id = self._tokenizer.token_to_id(pad_token)
         if pad_id is None:
@@ -135,11 +138,20 @@ class Tokenizer:
             final [SEP] kept) and logged.
 
         Raises:
-            InputError: if an expression is not a string or is empty after cleaning.
+            InputError: if an expression is not a string, is empty after cleaning, or has no
+                token but the unknown one (only emoji, say).
         """
         cleaned = self.clean(expressions)
         encodings = self._tokenizer.encode_batch(cleaned) if cleaned else []
         for text, encoding in zip(cleaned, encodings, strict=True):
+            flags = encoding.special_tokens_mask
+            words = [t for t, special in zip(encoding.tokens, flags, strict=True) if not special]
+            if self._unknown is not None and all(token == self._unknown for token in words):
+                raise InputError(
+                    f"expression {text!r} has no word the text encoder knows (only "
+                    f"{self._unknown} tokens): write the referring expression in words, e.g. "
+                    "'the object making the loudest sound'"
+                )
             if encoding.overflowing:
                 logger.warning(
                     "expression %r is longer than %d tokens and was truncated",

@@ -209,6 +209,11 @@ class Auditor:
         """The precision of the frame encoder, audio encoder and head."""
         return self.backend.precision
 
+    @property
+    def bundle_id(self) -> str:
+        """The bundle that runs, as records name it (``<folder>@<manifest sha256 prefix>``)."""
+        return self.bundle.id
+
     # -- shared encoders ---------------------------------------------------------------------
 
     def embed_expression(self, expression: str) -> np.ndarray:
@@ -395,6 +400,7 @@ class Auditor:
         """
         source, index, t = meta
         extra = dict(extra or {})
+        extra.setdefault("bundle", self.bundle.id)
         if self.backend.note:
             extra.setdefault("backend_note", self.backend.note)
         common = dict(
@@ -529,7 +535,8 @@ class Auditor:
                 own audio track (needs PyAV).
             expression: The referring expression.
             **options: Passed to :class:`maskaudit.runtime.pipeline.StreamRun` (``smooth``,
-                ``hold``, ``queue_size``, ``keep_frames``, ``source_name``).
+                ``hold``, ``queue_size``, ``keep_frames``, ``source_name``, ``time_tolerance``,
+                ``reconnect``).
 
         Returns:
             A :class:`~maskaudit.runtime.pipeline.StreamRun`: iterate it for verdicts, or call

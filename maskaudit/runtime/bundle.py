@@ -2,13 +2,17 @@
 
 A bundle (see :mod:`maskaudit.export.manifest`) is refused, with a :class:`BundleError` naming
 the file at fault and the fix, when its folder or manifest is missing, its ``format_version`` is
-not the one this maskaudit reads, a file is missing or its sha256 differs from the manifest's,
-a graph or a precision is missing, or a graph's real inputs and outputs differ from the
-signature in the manifest or from the graph contract the runtime relies on.
+not the one this maskaudit reads, a file is missing, lies outside the folder or its sha256
+differs from the manifest's, a graph or a precision is missing, a graph's real inputs and
+outputs differ from the signature in the manifest or from the graph contract the runtime relies
+on, or the manifest states labels, preprocessing constants, policy thresholds or a context
+length that this maskaudit would misread (a bundle made for other labels or another log-mel
+would give verdicts that look right and are not).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from maskaudit import labels
 from maskaudit.errors import BundleError
 from maskaudit.export import contract
 from maskaudit.export.manifest import (
@@ -27,6 +32,7 @@ from maskaudit.export.manifest import (
     sha256_file,
     signature_difference,
 )
+from maskaudit.features.constants import preprocessing_constants
 from maskaudit.runtime.policy import PolicyThresholds
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,31 @@ CONTRACT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 REEXPORT = "re-export the bundle with `maskaudit export` or restore the file"
 
+FIXED_PREPROCESSING: tuple[str, ...] = (
+    "frame_layout",
+    "frame_dtype",
+    "frame_colour",
+    "sample_rate",
+    "window_seconds",
+    "window_samples",
+    "n_fft",
+    "hop",
+    "win",
+    "center",
+    "pad_mode",
+    "n_mels",
+    "fmin",
+    "fmax",
+    "power",
+    "mel_htk",
+    "mel_norm",
+    "log_offset",
+    "mel_frames",
+)
+"""Preprocessing constants that this maskaudit computes with fixed values
+(:mod:`maskaudit.features.constants`); a manifest that states other values is refused. The frame
+size, the context length and the token length are read from the graphs instead."""
+
 
 def default_bundle_path() -> Path:
     """Return the folder of the shipped default bundle (``maskaudit/assets/default``)."""
@@ -62,15 +93,25 @@ class Bundle:
     Attributes:
         path: The bundle folder.
         manifest: The parsed ``manifest.json``.
+        manifest_sha256: The sha256 of ``manifest.json`` as read (which, through the file
+            hashes it lists, fixes every file of the bundle); "" when not read from a file.
     """
 
     path: Path
     manifest: dict[str, Any]
+    manifest_sha256: str = ""
+
+    @property
+    def id(self) -> str:
+        """The bundle's identity in records: ``<folder>@<first 12 hex of manifest_sha256>``."""
+        if not self.manifest_sha256:
+            return self.path.name
+        return f"{self.path.name}@{self.manifest_sha256[:12]}"
 
     def precisions(self, graph: str) -> tuple[str, ...]:
         """Return the file precisions of ``graph`` (e.g. ``("fp32", "int8", "int8-trt")``)."""
         entry = self.manifest["graphs"][graph]
-        return tuple(k for k in PRECISIONS if k in entry)
+        return tuple(k for k in PRECISIONS if entry.get(k) is not None)
 
     def resolve_precision(self, graph: str, precision: str, gpu: bool = False) -> str:
         """Return the graph file's precision to run ``graph`` in when ``precision`` is asked for.
@@ -186,8 +227,8 @@ def _find(values: list[dict], name: str, graph: str) -> dict:
     raise BundleError(f"{graph} has no tensor {name!r} in the manifest; {REEXPORT}")
 
 
-def _read_manifest(folder: Path, default: bool) -> dict[str, Any]:
-    """Read and parse the manifest, refusing a missing folder or file."""
+def _read_manifest(folder: Path, default: bool) -> tuple[dict[str, Any], str]:
+    """Read and parse the manifest, refusing a missing folder or file; also return its sha256."""
     if not folder.is_dir():
         if default:
             raise BundleError(
@@ -205,12 +246,13 @@ def _read_manifest(folder: Path, default: bool) -> dict[str, Any]:
             "`maskaudit export` or restore its manifest.json"
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = path.read_bytes()
+        manifest = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BundleError(f"{path} is not valid JSON ({err}): {REEXPORT}") from err
     if not isinstance(manifest, dict):
         raise BundleError(f"{path} is not a JSON object: {REEXPORT}")
-    return manifest
+    return manifest, hashlib.sha256(data).hexdigest()
 
 
 def _check_version(manifest: dict[str, Any], path: Path) -> None:
@@ -240,6 +282,16 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> None:
     if not isinstance(files, dict) or not files:
         raise BundleError(f"{folder / MANIFEST_NAME} lists no files: {REEXPORT}")
     for name, info in files.items():
+        if not _inside(folder, name):
+            raise BundleError(
+                f"{name!r} in {MANIFEST_NAME} lies outside bundle {folder}: a bundle only lists "
+                f"its own files; {REEXPORT}"
+            )
+        bytes_ = info.get("bytes") if isinstance(info, dict) else None
+        if not isinstance(info, dict) or not (bytes_ is None or type(bytes_) is int):
+            raise BundleError(
+                f"{name} has no {{sha256, bytes}} entry in {MANIFEST_NAME}: {REEXPORT}"
+            )
         path = folder / name
         if not path.is_file():
             raise BundleError(f"{name} is missing from bundle {folder}: {REEXPORT}")
@@ -258,26 +310,100 @@ def _check_graphs(folder: Path, manifest: dict[str, Any], check_signatures: bool
         raise BundleError(f"{folder / MANIFEST_NAME} has no graphs section: {REEXPORT}")
     for graph in GRAPHS:
         entry = graphs.get(graph)
-        if not isinstance(entry, dict) or not any(p in entry for p in PRECISIONS):
+        if not isinstance(entry, dict) or all(entry.get(p) is None for p in PRECISIONS):
             raise BundleError(
                 f"bundle {folder} has no {graph} graph ({graph}.fp32.onnx or {graph}.int8.onnx): "
                 f"{REEXPORT}"
             )
         if "inputs" not in entry or "outputs" not in entry:
             raise BundleError(f"{graph} has no signature in {folder / MANIFEST_NAME}: {REEXPORT}")
+        for key in ("inputs", "outputs"):
+            _check_values(folder, graph, key, entry[key])
         _check_contract(folder, graph, entry)
         for precision in PRECISIONS:
             file = entry.get(precision)
             if file is None:
                 continue
-            if file not in manifest["files"]:
-                raise BundleError(f"{file} has no sha256 in {MANIFEST_NAME}: {REEXPORT}")
+            if not isinstance(file, str) or file not in manifest["files"]:
+                raise BundleError(
+                    f"{graph} {precision} file {file!r} has no sha256 in {MANIFEST_NAME}: "
+                    f"{REEXPORT}"
+                )
             if check_signatures:
-                actual = read_signature(folder / file)
+                try:
+                    actual = read_signature(folder / file)
+                except (OSError, ValueError) as err:
+                    raise BundleError(f"{file} is not an ONNX graph ({err}): {REEXPORT}") from err
                 bundle = Bundle(folder, manifest)
                 bundle.check_signature(graph, actual["inputs"], actual["outputs"], file)
     if "tokenizer.json" not in manifest["files"]:
         raise BundleError(f"bundle {folder} has no tokenizer.json in its manifest: {REEXPORT}")
+
+
+def _inside(folder: Path, name: Any) -> bool:
+    """Whether ``name`` is a relative path that stays inside ``folder``."""
+    if not isinstance(name, str) or not name or "\x00" in name or Path(name).is_absolute():
+        return False
+    return (folder / name).resolve().is_relative_to(folder.resolve())
+
+
+def _is_dim(value: Any) -> bool:
+    """Whether ``value`` is an axis of a signature: a size >= 0 or the name of a dynamic axis."""
+    return isinstance(value, str) or (type(value) is int and value >= 0)
+
+
+def _check_values(folder: Path, graph: str, key: str, values: Any) -> None:
+    """Refuse a signature list that is not ``[{"name", "dtype", "shape"}, ...]``."""
+    ok = isinstance(values, list) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str)
+        and isinstance(v.get("dtype"), str)
+        and isinstance(v.get("shape"), list)
+        and all(_is_dim(d) for d in v["shape"])
+        for v in values
+    )
+    if not ok:
+        raise BundleError(
+            f"{graph} {key} in {folder / MANIFEST_NAME} are not a list of "
+            f"{{name, dtype, shape}} entries: {REEXPORT}"
+        )
+
+
+def _check_sections(folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse labels, preprocessing, policy or context that this maskaudit would misread."""
+    path = folder / MANIFEST_NAME
+    fix = "the bundle was made for another maskaudit; export it with this version"
+    sections = {k: manifest.get(k, {}) for k in ("labels", "preprocessing", "policy", "context")}
+    for key, section in sections.items():
+        if not isinstance(section, dict):
+            raise BundleError(f"{path}: {key} is not a JSON object: {REEXPORT}")
+    for key, ours in (("types", labels.TRAIN_TYPES), ("actions", labels.ACTIONS)):
+        theirs = sections["labels"].get(key, list(ours))
+        if theirs != list(ours):
+            raise BundleError(
+                f"{path}: labels {key} {str(theirs)[:80]} differ from this maskaudit's "
+                f"{list(ours)}, so its verdicts would be misread: {fix}"
+            )
+    ours = preprocessing_constants()
+    for key in FIXED_PREPROCESSING:
+        theirs = sections["preprocessing"].get(key, ours[key])
+        if theirs != ours[key] or isinstance(theirs, bool) != isinstance(ours[key], bool):
+            raise BundleError(
+                f"{path}: preprocessing {key} is {str(theirs)[:40]} but this maskaudit computes "
+                f"{ours[key]}: {fix}"
+            )
+    tokens = sections["preprocessing"].get("max_tokens", 1)
+    seconds = sections["context"].get("seconds", 1)
+    for what, value in (("preprocessing max_tokens", tokens), ("context seconds", seconds)):
+        if type(value) is not int or value < 1:
+            raise BundleError(f"{path}: {what} {str(value)[:40]} is not a positive integer: {fix}")
+    for key in PolicyThresholds.__dataclass_fields__:
+        value = sections["policy"].get(key, 0.5)
+        if type(value) not in (int, float) or not 0.0 <= value <= 1.0:
+            raise BundleError(
+                f"{path}: policy {key} {str(value)[:40]} is not an IoU threshold in [0, 1]: "
+                f"{REEXPORT}"
+            )
 
 
 def _check_contract(folder: Path, graph: str, entry: dict[str, Any]) -> None:
@@ -317,9 +443,10 @@ def load_bundle(path: str | Path | None = None, check_signatures: bool = True) -
         ('fp32', 'int8')
     """
     folder = default_bundle_path() if path is None else Path(path).expanduser()
-    manifest = _read_manifest(folder, default=path is None)
+    manifest, digest = _read_manifest(folder, default=path is None)
     _check_version(manifest, folder / MANIFEST_NAME)
     _check_files(folder, manifest)
     _check_graphs(folder, manifest, check_signatures)
+    _check_sections(folder, manifest)
     logger.info("bundle %s: format %s, files verified", folder, manifest["format_version"])
-    return Bundle(folder.resolve(), manifest)
+    return Bundle(folder.resolve(), manifest, digest)

@@ -18,6 +18,17 @@
   skipped instead.
 - A frame whose candidates cannot be listed (the mask callback failed) gets one error verdict
   with ``mask_id`` ``"*"``.
+- A source that stops: a video file whose frames stop decoding (truncated) gives error verdicts
+  for the frames its header still announces (at most ``MAX_BAD_FRAMES`` in a row), then ends
+  with a warning; a camera or URL whose reads fail reconnects with exponential backoff
+  (:class:`~maskaudit.runtime.sources.Reconnect`; every attempt logged and counted in the
+  summary's ``reconnects``) and ends when the attempts run out; a Python frame source that
+  raises ends the stream: the verdicts before it are written, the sinks closed, the summary
+  kept, and its error is raised to the caller.
+- :meth:`StreamRun.stop` (what ``maskaudit stream`` calls on SIGINT or SIGTERM) ends a run
+  cleanly: no new frame is read, the frames already read are audited and written, and the
+  iteration ends as at the end of the stream, so sinks are closed and the summary is complete
+  (``stopped`` says why). Frames still unfinished after ``STOP_GRACE`` seconds are abandoned.
 """
 
 from __future__ import annotations
@@ -41,13 +52,16 @@ from maskaudit.runtime.sinks.summary import StreamSummary, SummaryCollector
 from maskaudit.runtime.smoothing import Smoother
 from maskaudit.runtime.sources.audio import open_audio
 from maskaudit.runtime.sources.masks import PngMaskFolder, open_masks
-from maskaudit.runtime.sources.video import SourceFrame, open_source
+from maskaudit.runtime.sources.video import Reconnect, SourceFrame, open_source
 from maskaudit.runtime.verdict import Verdict
 
 logger = logging.getLogger(__name__)
 
 _END = object()
 _POLL = 0.05
+
+STOP_GRACE = 5.0
+"""Seconds a stopped run waits for the frames already read before abandoning them."""
 
 
 class _Failure:
@@ -84,6 +98,9 @@ class StreamRun:
             the URL).
         time_tolerance: How far a mask named by time may be from its frame, for PNG folders.
             Defaults to None: half a frame at the source's frame rate.
+        reconnect: How a camera or URL reconnects when it stalls (exponential backoff, each
+            attempt logged and counted in the summary's ``reconnects``). Defaults to None:
+            ``Reconnect()`` (5 attempts, 0.5 s doubling to at most 8 s).
 
     Raises:
         ConfigError: If the source, masks or audio cannot be opened, or an option is invalid.
@@ -103,6 +120,7 @@ class StreamRun:
         keep_frames: bool = False,
         source_name: str | None = None,
         time_tolerance: float | None = None,
+        reconnect: Reconnect | None = None,
     ) -> None:
         if queue_size < 1:
             raise ConfigError(f"queue size {queue_size} must be at least 1: pass --queue 1 or more")
@@ -110,7 +128,7 @@ class StreamRun:
             raise ConfigError(f"--smooth {smooth} must be >= 0 and --hold {hold} >= 1")
         self.auditor = auditor
         self.text = auditor.embed_expression(expression)
-        self.source = open_source(source, source_name)
+        self.source = open_source(source, source_name, reconnect)
         try:
             self.masks = open_masks(masks)
             video = (
@@ -134,10 +152,17 @@ class StreamRun:
         self._frames: queue.Queue = queue.Queue(maxsize=1 if self.source.live else queue_size)
         self._results: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
+        self._stopping = threading.Event()
+        self._stop_reason = ""
+        self._stop_deadline = 0.0
         self._threads: list[threading.Thread] = []
         self._started = False
         self._collector = SummaryCollector(
-            self.source.name, auditor.backend.name, auditor.backend.precision, auditor.backend.note
+            self.source.name,
+            auditor.backend.name,
+            auditor.backend.precision,
+            auditor.backend.note,
+            bundle=getattr(auditor, "bundle_id", ""),
         )
         self.summary: StreamSummary | None = None
 
@@ -170,7 +195,7 @@ class StreamRun:
         """Decode thread: read frames from the source into the frame queue."""
         try:
             for frame in self.source:
-                if self._stop.is_set():
+                if self._stop.is_set() or self._stopping.is_set():
                     break
                 frame.decoded_at = time.perf_counter()
                 if self.source.live:
@@ -382,6 +407,11 @@ class StreamRun:
                 try:
                     item = self._results.get(timeout=_POLL)
                 except queue.Empty:
+                    if self._stopping.is_set() and time.monotonic() > self._stop_deadline:
+                        logger.warning(
+                            "frames still in progress %.0f s after the stop; abandoned", STOP_GRACE
+                        )
+                        break
                     continue
                 if item is _END:
                     break
@@ -416,9 +446,38 @@ class StreamRun:
         assert self.summary is not None
         return self.summary
 
+    def stop(self, reason: str = "stopped") -> None:
+        """End the run cleanly: read no new frame, finish and write the frames already read.
+
+        The iteration (or :meth:`run`) then ends as at the end of the stream: sinks are closed
+        and the summary is complete, with ``stopped`` set to ``reason``. Frames not finished
+        ``STOP_GRACE`` seconds after the call are abandoned. Safe to call from a signal handler
+        or another thread, and more than once (the first reason is kept).
+
+        Args:
+            reason: Why the run stopped, for the summary (``"SIGINT"``). Defaults to
+                ``"stopped"``.
+        """
+        if self._stopping.is_set():
+            return
+        self._stop_reason = reason
+        self._stop_deadline = time.monotonic() + STOP_GRACE
+        self._stopping.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
+
     def close(self) -> None:
         """Stop the threads (if running) and finish the summary; safe to call twice."""
         self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
         for thread in self._threads:
             thread.join(timeout=5.0)
         if not self._threads:
@@ -427,5 +486,9 @@ class StreamRun:
         if callable(closer):
             closer()
         if self.summary is None:
-            self.summary = self._collector.close(self.dropped)
+            self.summary = self._collector.close(
+                self.dropped,
+                reconnects=int(getattr(self.source, "reconnects", 0) or 0),
+                stopped=self._stop_reason,
+            )
             logger.info("%s", self.summary.format())

@@ -7,7 +7,8 @@ Required fields (their meaning never changes): ``source``, ``frame``, ``t``, ``m
 when they carry something: ``iou_raw`` (the frame's own IoU when smoothing), ``action_raw``
 (the action head's argmax), ``action_policy`` (the policy's action before hysteresis, when
 smoothing), ``reason`` (why the action differs from the head's), ``backend_note`` (why the
-backend is not the one asked for), ``dropped_frames`` (frames a live source dropped so far).
+backend is not the one asked for), ``dropped_frames`` (frames a live source dropped so far),
+``bundle`` (the bundle that ran: ``<folder>@<first 12 hex of its manifest's sha256>``).
 
 ``latency_ms`` is per frame and shared by that frame's candidates: ``pre`` = preparing the
 frame, masks and audio; ``model`` = graph runs; ``total`` = from taking the frame to its
@@ -73,6 +74,7 @@ VERDICT_SCHEMA: dict[str, Any] = {
         },
         "reason": {"type": "string"},
         "backend_note": {"type": "string"},
+        "bundle": {"type": "string"},
         "dropped_frames": {"type": "integer", "minimum": 0},
     },
     "additionalProperties": True,
@@ -80,7 +82,15 @@ VERDICT_SCHEMA: dict[str, Any] = {
 """JSON schema (draft 2020-12) of one verdict record."""
 
 _LATENCY = ("pre", "model", "total")
-_OPTIONAL = ("iou_raw", "action_raw", "action_policy", "reason", "backend_note", "dropped_frames")
+_OPTIONAL = (
+    "iou_raw",
+    "action_raw",
+    "action_policy",
+    "reason",
+    "backend_note",
+    "dropped_frames",
+    "bundle",
+)
 
 
 @dataclass
@@ -102,7 +112,7 @@ class Verdict:
         precision: The precision of the graphs that actually ran (``fp32`` or ``int8``).
         latency_ms: ``pre``, ``model``, ``total`` (and in a stream ``queue``) in milliseconds.
         extra: Optional fields (``iou_raw``, ``action_raw``, ``action_policy``, ``reason``,
-            ``backend_note``, ``dropped_frames``); empty values are not written.
+            ``backend_note``, ``dropped_frames``, ``bundle``); empty values are not written.
     """
 
     source: str

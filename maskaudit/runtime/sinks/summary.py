@@ -32,6 +32,9 @@ class StreamSummary:
         backend: The backend that ran.
         precision: The precision that ran.
         backend_note: Why the backend is not the one asked for, if so.
+        bundle: The bundle that ran (``<folder>@<manifest sha256 prefix>``), "" if unknown.
+        reconnects: Reconnect attempts of a live source that stalled.
+        stopped: Why the stream ended before its source did (``"SIGINT"``), "" if it did not.
     """
 
     source: str = ""
@@ -45,6 +48,9 @@ class StreamSummary:
     backend: str = ""
     precision: str = ""
     backend_note: str = ""
+    bundle: str = ""
+    reconnects: int = 0
+    stopped: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict."""
@@ -58,10 +64,12 @@ class StreamSummary:
             if lat
             else "no latency"
         )
+        events = f", {self.reconnects} reconnect attempts" if self.reconnects else ""
+        events += f", stopped by {self.stopped}" if self.stopped else ""
         return (
             f"{self.source}: {self.frames} frames, {self.verdicts} verdicts, "
-            f"{self.errors} errors, {self.dropped} dropped, {self.fps:.1f} fps, {latency} "
-            f"({self.backend} {self.precision})"
+            f"{self.errors} errors, {self.dropped} dropped{events}, {self.fps:.1f} fps, "
+            f"{latency} ({self.backend} {self.precision})"
         )
 
 
@@ -73,11 +81,23 @@ class SummaryCollector:
         backend: The backend that runs.
         precision: The precision that runs.
         backend_note: The backend's note. Defaults to "".
+        bundle: The bundle's id. Defaults to "".
     """
 
-    def __init__(self, source: str, backend: str, precision: str, backend_note: str = "") -> None:
+    def __init__(
+        self,
+        source: str,
+        backend: str,
+        precision: str,
+        backend_note: str = "",
+        bundle: str = "",
+    ) -> None:
         self.summary = StreamSummary(
-            source=source, backend=backend, precision=precision, backend_note=backend_note
+            source=source,
+            backend=backend,
+            precision=precision,
+            backend_note=backend_note,
+            bundle=bundle,
         )
         self._total: list[float] = []
         self._queue: list[float] = []
@@ -108,14 +128,20 @@ class SummaryCollector:
         self._keep(self._total, result.latency_ms.get("total", 0.0), s.frames)
         self._keep(self._queue, result.latency_ms.get("queue", 0.0), s.frames)
 
-    def close(self, dropped: int | None = None) -> StreamSummary:
+    def close(
+        self, dropped: int | None = None, reconnects: int = 0, stopped: str = ""
+    ) -> StreamSummary:
         """Finish and return the summary.
 
         Args:
             dropped: The final count of dropped frames (drops after the last processed frame
                 count too). Defaults to None: the count seen on the last frame.
+            reconnects: Reconnect attempts of the source. Defaults to 0.
+            stopped: Why the stream was stopped early. Defaults to "": it was not.
         """
         s = self.summary
+        s.reconnects = int(reconnects)
+        s.stopped = stopped
         if dropped is not None:
             s.dropped = max(s.dropped, dropped)
         if self._start is not None and self._end is not None:

@@ -15,6 +15,7 @@ from maskaudit.runtime.sources.video import (
     CaptureSource,
     FrameSource,
     IterableSource,
+    Reconnect,
     SourceFrame,
     open_source,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "MaskVideo",
     "NpzMasks",
     "PngMaskFolder",
+    "Reconnect",
     "RleJsonl",
     "SourceFrame",
     "WavAudio",

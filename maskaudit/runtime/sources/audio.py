@@ -12,6 +12,7 @@ audio track of a video is decoded with PyAV when it is installed.
 from __future__ import annotations
 
 import logging
+import struct
 import wave
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,11 +89,35 @@ class ArrayAudio:
 _PCM_SCALE = {1: 128.0, 2: 32768.0, 3: 8388608.0, 4: 2147483648.0}
 
 
+def _data_bytes(path: Path) -> tuple[int, int] | None:
+    """Return the offset and real length of a WAV file's ``data`` chunk, or None if not found.
+
+    The real length is what the file holds, which is less than the chunk header says when the
+    file was truncated, or when a recorder that never finished wrote a placeholder length
+    (0xFFFFFFFF).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            kind, length = struct.unpack("<4sI", handle.read(8))
+            if kind == b"data":
+                return offset + 8, min(length, size - offset - 8)
+            offset += 8 + length + (length & 1)
+    return None
+
+
 class WavAudio:
     """A 16 kHz PCM WAV file, read one window at a time.
 
     Samples are scaled as soundfile (and so librosa) scales them (int16 / 32768, ...) and
     channels are averaged, so windows equal those of ``load_audio`` on the same file.
+
+    The length is what the file really holds: a header that claims more samples than the file
+    has (a truncated file, or a recorder's placeholder length 0xFFFFFFFF) is corrected, with a
+    warning, so the seconds past the real end have no window instead of silent ones. A header
+    that claims fewer samples is believed.
 
     Args:
         path: The WAV file (16 kHz, 8/16/24/32-bit PCM, any channel count).
@@ -110,11 +135,24 @@ class WavAudio:
                 self.channels = handle.getnchannels()
                 self.width = handle.getsampwidth()
                 self.rate = handle.getframerate()
-                self.frames = handle.getnframes()
-        except (OSError, EOFError, wave.Error) as err:
+                claimed = handle.getnframes()
+            data = _data_bytes(self.path)
+        except (OSError, EOFError, wave.Error, struct.error) as err:
             raise ConfigError(f"audio {self.path} is not a PCM WAV file ({err})") from err
-        if self.rate != SAMPLE_RATE or self.width not in _PCM_SCALE:
+        if self.rate != SAMPLE_RATE or self.width not in _PCM_SCALE or self.channels < 1:
             raise ConfigError(f"audio {self.path} is not 16 kHz PCM")
+        self.frames = claimed
+        if data is not None:
+            real = data[1] // (self.width * self.channels)
+            if real != claimed:
+                logger.warning(
+                    "%s: the header claims %d samples but the file holds %d; using %d",
+                    self.path,
+                    claimed,
+                    real,
+                    min(real, claimed),
+                )
+            self.frames = min(real, claimed)
         self.duration = self.frames / SAMPLE_RATE
 
     def window(self, second: int) -> np.ndarray | None:
@@ -124,7 +162,9 @@ class WavAudio:
             return None
         with wave.open(str(self.path), "rb") as handle:
             handle.setpos(start)
-            raw = handle.readframes(SAMPLE_RATE)
+            raw = handle.readframes(min(SAMPLE_RATE, self.frames - start))
+        block = self.width * self.channels
+        raw = raw[: len(raw) - len(raw) % block]
         samples = _decode_pcm(raw, self.width).reshape(-1, self.channels).mean(axis=1)
         out = np.zeros(SAMPLE_RATE, np.float32)
         out[: samples.size] = samples
@@ -199,12 +239,28 @@ def open_audio(audio: Any, video: str | Path | None = None) -> AudioSource:
         The audio source.
 
     Raises:
-        ConfigError: If the file is missing or unreadable, or no audio can be found.
+        ConfigError: If the file is missing or unreadable, no audio can be found, or the audio
+            is too short to give one window (less than half a second, e.g. a WAV with no
+            samples).
     """
     if hasattr(audio, "window") and hasattr(audio, "live"):
         return audio
+    source = _open(audio, video)
+    if source.duration is not None and source.duration < MIN_COVERAGE:
+        raise ConfigError(
+            f"audio {source.name} holds {source.duration:.2f} s of sound, less than the "
+            f"{MIN_COVERAGE:g} s one window needs: pass audio that covers the video"
+        )
+    return source
+
+
+def _open(audio: Any, video: str | Path | None) -> AudioSource:
+    """Open an array, a file or a video's audio track (see :func:`open_audio`)."""
     if isinstance(audio, np.ndarray):
-        return ArrayAudio(audio)
+        try:
+            return ArrayAudio(audio)
+        except (InputError, TypeError, ValueError) as err:  # not 1-D, or not numbers
+            raise ConfigError(f"audio array cannot be used: {err}") from err
     if audio is None:
         if video is None or not Path(str(video)).is_file():
             raise ConfigError(

@@ -270,30 +270,67 @@ class NpzMasks:
         return found
 
 
+MAX_RLE_PIXELS = 1 << 26
+"""Largest mask an RLE line may describe (67 M pixels, e.g. 8192 x 8192): a larger ``size``
+is an error rather than an allocation that could exhaust the memory."""
+
+
+def _rle_size(size: Any) -> tuple[int, int]:
+    """Check an RLE ``size`` and return it as ``(h, w)``; raise InputError if it is not one."""
+    if (
+        not isinstance(size, list | tuple)
+        or len(size) != 2
+        or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in size)
+        or min(size) < 0
+    ):
+        raise InputError(f"RLE size {str(size)[:40]} is not [h, w] with two integers >= 0")
+    h, w = int(size[0]), int(size[1])
+    if h * w > MAX_RLE_PIXELS:
+        raise InputError(
+            f"RLE size {h}x{w} is larger than {MAX_RLE_PIXELS} pixels: masks must be at the "
+            "frame's size"
+        )
+    return h, w
+
+
+def _rle_runs(counts: Any) -> np.ndarray:
+    """Check RLE ``counts`` and return them as int64 runs; raise InputError if they are not."""
+    if not isinstance(counts, list | tuple | np.ndarray) or not all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and 0 <= v <= MAX_RLE_PIXELS
+        for v in counts
+    ):
+        raise InputError(
+            f"RLE counts {str(counts)[:40]} are not a list of run lengths (integers >= 0); "
+            "compressed COCO strings are not read: write uncompressed counts"
+        )
+    return np.asarray(counts, dtype=np.int64).reshape(-1)
+
+
 def rle_decode(size: list[int], counts: list[int]) -> np.ndarray:
     """Decode COCO's uncompressed run-length encoding to a bool [h, w] mask.
 
     Args:
-        size: ``[h, w]``.
-        counts: Run lengths, alternating background and foreground, starting with background,
-            over the pixels in column-major order.
+        size: ``[h, w]``, two integers >= 0 with ``h * w <= MAX_RLE_PIXELS``.
+        counts: Run lengths (integers >= 0), alternating background and foreground, starting
+            with background, over the pixels in column-major order.
 
     Returns:
         The mask.
 
     Raises:
-        InputError: If the runs do not cover exactly ``h * w`` pixels or are negative.
+        InputError: If ``size`` or ``counts`` is malformed, the mask is larger than
+            ``MAX_RLE_PIXELS``, or the runs do not cover exactly ``h * w`` pixels.
 
     Example:
         >>> rle_decode([2, 2], [1, 2, 1]).astype(int).tolist()
         [[0, 1], [1, 0]]
     """
-    h, w = int(size[0]), int(size[1])
-    runs = np.asarray(counts, dtype=np.int64)
-    if runs.ndim != 1 or (runs < 0).any() or int(runs.sum()) != h * w:
+    h, w = _rle_size(size)
+    runs = _rle_runs(counts)
+    if int(runs.sum()) != h * w:
         raise InputError(
-            f"RLE counts sum to {int(runs.sum()) if runs.ndim == 1 else '?'} but size {h}x{w} "
-            f"has {h * w} pixels: write COCO uncompressed counts in column-major order"
+            f"RLE counts sum to {int(runs.sum())} but size {h}x{w} has {h * w} pixels: write "
+            "COCO uncompressed counts in column-major order"
         )
     values = np.arange(runs.size) % 2 == 1
     return np.repeat(values, runs).reshape(w, h).T
@@ -324,7 +361,7 @@ class RleJsonl:
                 if line.strip():
                     try:
                         frame = int(json.loads(line)["frame"])
-                    except (ValueError, KeyError, TypeError) as err:
+                    except (ValueError, KeyError, TypeError, OverflowError) as err:
                         raise ConfigError(
                             f"{self.path} line {number} is not a JSON object with an integer "
                             f'"frame" ({err}): see the RLE JSONL format in the docs'
@@ -344,9 +381,10 @@ class RleJsonl:
                 mask_id = str(record.get("mask_id", "m0" if k == 0 else f"m{k}"))
                 try:
                     found[mask_id] = rle_decode(record["size"], record["counts"])
-                except (KeyError, TypeError, ValueError) as err:
+                except KeyError as err:
                     found[mask_id] = InputError(
-                        f"{self.name} frame {index} {mask_id}: no valid size/counts ({err})"
+                        f"{self.name} frame {index} {mask_id}: the line has no {err}: write "
+                        '"size": [h, w] and "counts": [...]'
                     )
                 except InputError as err:
                     found[mask_id] = InputError(f"{self.name} frame {index} {mask_id}: {err}")

@@ -8,8 +8,9 @@ arrive on their own clock, and the pipeline keeps only the newest, counting ever
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,12 +64,46 @@ class FrameSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Reconnect:
+    """How a live source reconnects when its stream stalls (a read fails).
+
+    Attempt k (1-based) waits ``min(first_delay * factor ** (k - 1), max_delay)`` seconds, then
+    reopens the target; every attempt is logged and counted (``CaptureSource.reconnects``, the
+    summary's ``reconnects``). The count of attempts starts again after a frame is read. When
+    ``attempts`` attempts in a row fail, the stream ends.
+
+    Attributes:
+        attempts: Attempts in a row before giving up; 0 ends the stream at the first failed
+            read. Defaults to 5.
+        first_delay: Wait before the first attempt, in seconds. Defaults to 0.5.
+        factor: Growth of the wait from one attempt to the next. Defaults to 2.0.
+        max_delay: Longest wait, in seconds. Defaults to 8.0.
+    """
+
+    attempts: int = 5
+    first_delay: float = 0.5
+    factor: float = 2.0
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        """Return the wait before attempt ``attempt`` (1-based), in seconds."""
+        return min(self.first_delay * self.factor ** (attempt - 1), self.max_delay)
+
+
 class CaptureSource:
     """Frames from ``cv2.VideoCapture``: a video file, a camera index or a stream URL.
 
     Times come from the frame index and the frame rate for files (exact for constant frame
     rates), and from ``CAP_PROP_POS_MSEC`` for live sources (the wall clock since the first
-    frame where the capture reports none).
+    frame where the capture reports none). A live source's times only go forward: a stream
+    whose clock starts again after a reconnect continues from its last time.
+
+    A video file must give at least one frame when it is opened. A file whose frames stop
+    decoding (a truncated file) gives frames with an ``error`` for the frames its header
+    announces, up to ``MAX_BAD_FRAMES`` in a row, then ends with a warning. A camera or URL whose
+    read fails reconnects as ``reconnect`` says, and ends when the attempts run out (a file
+    read as live ends at its end).
 
     Args:
         target: A file path, a camera index or a URL.
@@ -76,12 +111,23 @@ class CaptureSource:
             are not.
         name: The records' ``source``. Defaults to None: the file name, ``camera:<i>`` or the
             URL.
+        reconnect: Reconnection of a live source. Defaults to None: ``Reconnect()``.
+        opener: Opens the target (``cv2.VideoCapture`` or an object with its ``isOpened``,
+            ``read``, ``get`` and ``release``). Defaults to ``cv2.VideoCapture``.
 
     Raises:
-        ConfigError: If the file does not exist or OpenCV cannot open the target.
+        ConfigError: If the file does not exist, OpenCV cannot open the target, or a video
+            file has no frame.
     """
 
-    def __init__(self, target: str | int | Path, live: bool | None = None, name: str | None = None):
+    def __init__(
+        self,
+        target: str | int | Path,
+        live: bool | None = None,
+        name: str | None = None,
+        reconnect: Reconnect | None = None,
+        opener: Callable[[Any], Any] | None = None,
+    ):
         is_url = isinstance(target, str) and "://" in target
         is_camera = isinstance(target, int)
         if not (is_url or is_camera):
@@ -92,7 +138,13 @@ class CaptureSource:
             default_name = path.name
         else:
             default_name = f"camera:{target}" if is_camera else str(target)
-        self.capture = cv2.VideoCapture(target)
+        self.target = target
+        self.reconnectable = is_url or is_camera
+        self.opener = opener or cv2.VideoCapture
+        self.reconnect = reconnect or Reconnect()
+        self.reconnects = 0
+        self._interrupted = threading.Event()
+        self.capture = self.opener(target)
         if not self.capture.isOpened():
             what = "camera" if is_camera else ("stream" if is_url else "video")
             fix = (
@@ -109,6 +161,15 @@ class CaptureSource:
         self.fps = fps if 0.0 < fps < 1000.0 else None
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 and not self.live else None
+        self._first: Any = None
+        if not self.live:
+            ok, self._first = self.capture.read()
+            if not ok:
+                self.capture.release()
+                raise ConfigError(
+                    f"video {target} has no frame OpenCV can decode (empty or damaged): check "
+                    "the file, or re-encode it with ffmpeg -i IN OUT.mp4"
+                )
 
     def _time(self, index: int, start: float) -> float:
         """Return the frame's time in seconds."""
@@ -119,14 +180,64 @@ class CaptureSource:
             return msec / 1000.0
         return index / self.fps if (self.fps and not self.live) else time.monotonic() - start
 
+    def _read(self) -> tuple[bool, Any]:
+        """Read the next frame (the one read at opening first)."""
+        if self._first is not None:
+            image, self._first = self._first, None
+            return True, image
+        return self.capture.read()
+
+    def _reopen(self) -> tuple[bool, Any]:
+        """Reconnect a stalled live source with backoff; return its first frame, if any."""
+        for attempt in range(1, self.reconnect.attempts + 1):
+            delay = self.reconnect.delay(attempt)
+            self.reconnects += 1
+            logger.warning(
+                "%s stalled: reconnect attempt %d of %d in %.2f s",
+                self.name,
+                attempt,
+                self.reconnect.attempts,
+                delay,
+            )
+            if self._interrupted.wait(delay):
+                return False, None
+            self.capture.release()
+            try:
+                self.capture = self.opener(self.target)
+                ok, image = self.capture.read() if self.capture.isOpened() else (False, None)
+            except Exception as err:  # noqa: BLE001 - a failed attempt, whatever the driver says
+                logger.warning("%s: reconnect attempt %d failed: %s", self.name, attempt, err)
+                continue
+            if ok:
+                logger.warning("%s: reconnected at attempt %d", self.name, attempt)
+                return True, image
+        if self.reconnect.attempts:
+            logger.error(
+                "%s: no frame after %d reconnect attempts; the stream ends",
+                self.name,
+                self.reconnect.attempts,
+            )
+        return False, None
+
     def __iter__(self) -> Iterator[SourceFrame]:
         start = time.monotonic()
         index, bad = 0, 0
-        while True:
-            ok, image = self.capture.read()
+        offset, last = 0.0, -1.0
+        while not self._interrupted.is_set():
+            ok, image = self._read()
+            if not ok and self.live and self.reconnectable and not self._interrupted.is_set():
+                ok, image = self._reopen()
             if not ok:
                 more = self.frame_count is not None and index < self.frame_count
                 if not more or bad >= MAX_BAD_FRAMES:
+                    if more:
+                        logger.warning(
+                            "%s ends after frame %d of the %d its header announces: the file "
+                            "is truncated or damaged",
+                            self.name,
+                            index - bad - 1,
+                            self.frame_count,
+                        )
                     return
                 bad += 1
                 t = index / self.fps if self.fps else 0.0
@@ -135,11 +246,22 @@ class CaptureSource:
                 continue
             bad = 0
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
-            yield SourceFrame(index, self._time(index, start), rgb)
+            t = self._time(index, start) + offset
+            if self.live and t <= last:  # the stream restarted its clock (a reconnect)
+                step = 1.0 / self.fps if self.fps else 1e-3
+                offset += last + step - t
+                t = last + step
+            last = t
+            yield SourceFrame(index, t, rgb)
             index += 1
+
+    def interrupt(self) -> None:
+        """Make a running iteration end soon (a reconnect wait ends at once); thread-safe."""
+        self._interrupted.set()
 
     def close(self) -> None:
         """Release the capture."""
+        self._interrupted.set()
         self.capture.release()
 
 
@@ -181,13 +303,17 @@ class IterableSource:
             close()
 
 
-def open_source(source: Any, name: str | None = None) -> FrameSource:
+def open_source(
+    source: Any, name: str | None = None, reconnect: Reconnect | None = None
+) -> FrameSource:
     """Open what ``Auditor.stream`` accepts as a frame source.
 
     Args:
         source: A frame source (returned as is), a video file path, a camera index (int or a
             string of digits), an ``rtsp://`` / ``http(s)://`` URL, or an iterable of frames.
         name: The records' ``source``. Defaults to None (derived from ``source``).
+        reconnect: How a camera or URL reconnects when it stalls. Defaults to None:
+            ``Reconnect()``.
 
     Returns:
         The frame source.
@@ -198,9 +324,9 @@ def open_source(source: Any, name: str | None = None) -> FrameSource:
     if hasattr(source, "live") and hasattr(source, "__iter__") and hasattr(source, "close"):
         return source
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-        return CaptureSource(int(source), name=name)
+        return CaptureSource(int(source), name=name, reconnect=reconnect)
     if isinstance(source, str | Path):
-        return CaptureSource(str(source), name=name)
+        return CaptureSource(str(source), name=name, reconnect=reconnect)
     if isinstance(source, Iterable):
         return IterableSource(source, name=name or "frames")
     raise ConfigError(
