@@ -162,7 +162,21 @@ def _quantize_all(
                 min_sqnr_db=min_sqnr_db,
                 calibration_cache=Path(caches.name) / f"{graph}.{method}.json",
             )
-            results[variant][graph] = result.to_dict()
+            record = result.to_dict()
+            worst = min(result.output_sqnr_db.values(), default=float("inf"))
+            if worst < min_sqnr_db:
+                # Even with its lossy layers in float the graph's outputs stay below the SQNR
+                # floor: the whole graph is kept in float inside this precision.
+                shutil.copyfile(
+                    out / contract.graph_file(graph, "fp32"),
+                    out / contract.graph_file(graph, precision),
+                )
+                record["kept_in_float"] = (
+                    f"output SQNR {worst:.1f} dB < {min_sqnr_db:.1f} dB after excluding the "
+                    "lossy nodes; the fp32 graph is used for this precision"
+                )
+                logger.warning("%s: %s", graph, record["kept_in_float"])
+            results[variant][graph] = record
     caches.cleanup()
     return results
 
