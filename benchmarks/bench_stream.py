@@ -62,7 +62,7 @@ def main() -> None:
     duration = clip.frames / args.fps
     model_s = float(np.nansum(model_ms)) / 1000.0
     report = {
-        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
         "clip": {
             "size": [640, 360],
             "fps": args.fps,
