@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +71,7 @@ class ClipStore:
 
     def subset(self, keep: Callable[[Item], bool]) -> ClipStore:
         """Return a store sharing the arrays but holding only the items ``keep`` accepts."""
-        return ClipStore(
-            self.frames,
-            self.log_mels,
-            self.masks,
-            self.types,
-            self.actions,
-            self.ious,
-            self.expressions,
-            [item for item in self.items if keep(item)],
-            self.videos,
-        )
+        return replace(self, items=[item for item in self.items if keep(item)])
 
 
 def video_in_holdout(vid: str, fraction: float) -> bool:

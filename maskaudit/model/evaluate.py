@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,34 +53,14 @@ def swap_expressions(store: ClipStore) -> ClipStore:
             swapped.append(
                 Item(item.uid, item.video, item.frame, others[0], item.candidates, item.first_mask)
             )
-    return ClipStore(
-        store.frames,
-        store.log_mels,
-        store.masks,
-        store.types,
-        store.actions,
-        store.ious,
-        store.expressions,
-        swapped,
-        store.videos,
-    )
+    return replace(store, items=swapped)
 
 
 def silence(store: ClipStore) -> ClipStore:
     """Return the store with every audio window replaced by silence."""
     quiet = log_mel_batch(np.zeros((1, SAMPLE_RATE), dtype=np.float32)).astype(np.float16)
     log_mels = np.broadcast_to(quiet, store.log_mels.shape).copy()
-    return ClipStore(
-        store.frames,
-        log_mels,
-        store.masks,
-        store.types,
-        store.actions,
-        store.ious,
-        store.expressions,
-        store.items,
-        store.videos,
-    )
+    return replace(store, log_mels=log_mels)
 
 
 def predict_split(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -183,8 +184,6 @@ def write_history(
     path: Path, history: list[dict], summary: dict, config: RunConfig, steps: int, seconds: float
 ) -> None:
     """Write the loss curve and the final validation summary as JSON."""
-    import json
-
     path.write_text(
         json.dumps(
             {
