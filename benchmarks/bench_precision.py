@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from maskaudit.bench.step_inputs import cpu_session, step_inputs
 from maskaudit.export import contract
-from maskaudit.export.onnx_export import random_masks
 from maskaudit.provenance import machine, versions
 
 RESULTS = Path("benchmarks/results")
@@ -54,47 +54,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def session(path: Path, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def stream_inputs(bundle: Path, manifest: dict, k: int, seed: int) -> dict[str, dict]:
-    """One stream step's inputs per graph, the head's made by the fp32 encoders."""
-    rng = np.random.default_rng(seed)
-    head = manifest["graphs"][contract.AUDIT_HEAD]["inputs"]
-    context = next(i for i in head if i["name"] == "context_maps")["shape"]
-    size = manifest["graphs"][contract.FRAME_ENCODER]["inputs"][0]["shape"][1]
-    frames = rng.integers(0, 256, (10, size, size, 3), dtype=np.uint8)
-    mels = (rng.standard_normal((10, 64, 101)) * 3.0 - 8.0).astype(np.float32)
-    enc = session(bundle / contract.graph_file(contract.FRAME_ENCODER, "fp32"), 0)
-    aud = session(bundle / contract.graph_file(contract.AUDIO_ENCODER, "fp32"), 0)
-    names = contract.OUTPUTS[contract.FRAME_ENCODER]
-    feats = dict(zip(names, enc.run(None, {"frame": frames}), strict=True))
-    (audio,) = aud.run(None, {"log_mel": mels})
-    t = len(frames) if isinstance(context[1], str) else context[1]
-    text = rng.standard_normal((1, 384)).astype(np.float32)
-    return {
-        contract.FRAME_ENCODER: {"frame": frames[-1:]},
-        contract.AUDIO_ENCODER: {"log_mel": mels[-1:]},
-        contract.AUDIT_HEAD: {
-            "feat0": feats["feat0"][-1:],
-            "feat1": feats["feat1"][-1:],
-            "feat2": feats["feat2"][-1:],
-            "frame_global": feats["frame_global"][-1:],
-            "context_maps": feats["context"][None, :t],
-            "context_audio": audio[None, :t],
-            "context_valid": np.ones((1, t), dtype=np.float32),
-            "text_embedding": text / np.linalg.norm(text),
-            "masks": random_masks(rng, 1, k, size),
-        },
-    }
-
-
 def time_pair(
     sessions: dict[str, ort.InferenceSession], inputs: dict, warmup: int, repeats: int
 ) -> dict[str, list[float]]:
@@ -113,14 +72,14 @@ def time_pair(
 
 
 def speed(args: argparse.Namespace, manifest: dict) -> dict:
-    inputs = stream_inputs(args.bundle, manifest, args.k, args.seed)
+    inputs = step_inputs(args.bundle, manifest, args.k, args.seed)
     rows = []
     for graph in contract.TRAINED_GRAPHS:
         files = manifest["graphs"][graph]
         if "int8" not in files:
             print(f"{graph}: no int8 graph in the bundle; skipped", file=sys.stderr)
             continue
-        sessions = {p: session(args.bundle / files[p], args.threads) for p in ("fp32", "int8")}
+        sessions = {p: cpu_session(args.bundle / files[p], args.threads) for p in ("fp32", "int8")}
         times = time_pair(sessions, inputs[graph], args.warmup, args.repeats)
         row = {"graph": graph}
         for precision, values in times.items():

@@ -2,9 +2,11 @@
 
 Renders a 640x360 sample clip at 25 fps (the demo's scene, its 10 s of sound looped), streams
 it through the runtime with one candidate per frame, and compares the wall time with the clip's
-duration (real-time factor) and with the time the graphs alone spend on the same frames
-(the pipeline's decode, preprocessing, audio and Python overhead). Writes JSON with the machine,
-versions and command.
+duration (real-time factor) and with model-only throughput: a second pass, after the stream,
+that runs only the graphs (frame encoder, audio encoder once per second, audit head) on the same
+frames, already decoded and preprocessed, one after another. Their ratio is what the pipeline's
+decode, preprocessing, audio features and Python cost. Writes JSON with the machine, versions and
+command.
 
 Usage (from the repository root):
     python benchmarks/bench_stream.py --bundle maskaudit/assets/default --seconds 30
@@ -23,6 +25,54 @@ from pathlib import Path
 import numpy as np
 
 from maskaudit.provenance import machine, versions
+
+
+def model_only_seconds(auditor, clip, masks: dict, fps: float) -> float:
+    """Time the graphs alone on every frame of the clip, preprocessing done beforehand."""
+    import cv2
+
+    from maskaudit.runtime.context import ContextBuffer
+    from maskaudit.runtime.sources.audio import open_audio
+
+    capture = cv2.VideoCapture(str(clip.video))
+    prepared = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        prepared.append(auditor.prepare_frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    capture.release()
+    shape = (clip_size(clip)[1], clip_size(clip)[0], 3)
+    candidates = auditor.candidates(masks, shape, keep_soft=False)
+    audio = open_audio(str(clip.audio), None)
+    windows = {}
+    for index in range(len(prepared)):
+        second = int(index // fps)
+        if second not in windows:
+            windows[second] = audio.window(second)
+    text = auditor.embed_expression(clip.expression)
+    context = ContextBuffer(auditor.sizes.seconds)
+    seconds_done = -1
+    total = 0.0
+    for index, frame in enumerate(prepared):
+        second = int(index // fps)
+        began = time.perf_counter()
+        features = auditor.frame_features([frame], cache=False)[0]
+        mel = 0.0
+        if second > seconds_done:
+            embedding, mel = auditor.embed_windows([windows[second]], cache=False)
+            context.add(second, features["context"][0], embedding[0])
+            seconds_done = second
+        packed = context.pack(auditor.sizes.context_map, auditor.sizes.audio_dim)
+        auditor.judge(features, packed, text, candidates)
+        total += time.perf_counter() - began - mel
+    return total
+
+
+def clip_size(clip) -> tuple[int, int]:
+    """(width, height) of a written clip's masks."""
+    first = next(iter(clip.masks.values()))
+    return first.shape[1], first.shape[0]
 
 
 def main() -> None:
@@ -60,7 +110,7 @@ def main() -> None:
         total_ms.append(result.latency_ms.get("total", float("nan")))
     wall = time.perf_counter() - started
     duration = clip.frames / args.fps
-    model_s = float(np.nansum(model_ms)) / 1000.0
+    model_s = model_only_seconds(auditor, clip, masks, args.fps)
     report = {
         "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
         "clip": {
@@ -78,6 +128,8 @@ def main() -> None:
         "stream_fps": round(clip.frames / wall, 2),
         "model_only_fps": round(clip.frames / model_s, 2) if model_s > 0 else None,
         "stream_over_model_throughput": round(model_s / wall, 3) if model_s > 0 else None,
+        "model_only": "a second pass: the graphs alone on the same decoded, preprocessed frames",
+        "target_stream_over_model": 0.8,
         "latency_ms": {
             "total_p50": round(float(np.nanpercentile(total_ms, 50)), 2),
             "total_p90": round(float(np.nanpercentile(total_ms, 90)), 2),

@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 
 from maskaudit.export.manifest import MANIFEST_NAME, sha256_file
 from maskaudit.provenance import machine, versions
@@ -91,6 +93,27 @@ def runtime_versions() -> dict:
     return out
 
 
+def portable_path(path: str | Path) -> str:
+    """Return a path as results files should hold it: free of this machine's folders.
+
+    The shipped bundle becomes ``maskaudit/assets/default`` (its place in the package), a path
+    under the working directory becomes relative to it, and any other path is kept as given.
+
+    Args:
+        path: The path.
+
+    Returns:
+        The path as text.
+    """
+    path = Path(path)
+    package = Path(str(resources.files("maskaudit"))).resolve()
+    resolved = path.resolve()
+    for root, prefix in ((package, Path("maskaudit")), (Path.cwd().resolve(), Path())):
+        if resolved.is_relative_to(root):
+            return (prefix / resolved.relative_to(root)).as_posix()
+    return str(path)
+
+
 def bundle_identity(bundle: Bundle) -> dict:
     """Return what identifies a bundle: its folder, manifest sha256, version and counts.
 
@@ -100,12 +123,12 @@ def bundle_identity(bundle: Bundle) -> dict:
     Returns:
         ``{"path", "manifest_sha256", "format_version", "maskaudit_version", "created",
         "checkpoint", "parameters", "macs"}`` (the last three None where the manifest lacks
-        them).
+        them); the path as :func:`portable_path` writes it.
     """
     manifest = bundle.manifest
     model = manifest.get("model") or {}
     return {
-        "path": str(bundle.path),
+        "path": portable_path(bundle.path),
         "manifest_sha256": sha256_file(bundle.path / MANIFEST_NAME),
         "format_version": manifest.get("format_version"),
         "maskaudit_version": manifest.get("maskaudit_version"),

@@ -87,8 +87,8 @@ def ratio_spread(
     b_med = np.array([_median(r, "B") for r in b_ms])
     ratios = a_med / b_med
     return {
-        "latency_ratio": _spread(ratios),
-        "speedup": _spread(1.0 / ratios),
+        "latency_ratio": spread(ratios),
+        "speedup": spread(1.0 / ratios),
         "repetitions": int(ratios.size),
     }
 
@@ -104,8 +104,16 @@ def _median(values: Sequence[float], name: str) -> float:
     return median
 
 
-def _spread(values: np.ndarray) -> dict:
-    """Median, quartiles and range of per-repetition values."""
+def spread(values: np.ndarray | list[float]) -> dict:
+    """Return the median, quartiles, range and every value of per-repetition numbers.
+
+    Args:
+        values: One number per repetition.
+
+    Returns:
+        ``median``, ``q25``, ``q75``, ``min``, ``max`` and ``per_repetition``.
+    """
+    values = np.asarray(values, dtype=np.float64)
     return {
         "median": float(np.median(values)),
         "q25": float(np.percentile(values, 25)),

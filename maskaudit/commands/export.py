@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from maskaudit.errors import ConfigError
+from maskaudit.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,13 @@ def _split_names(text: str) -> tuple[str, ...]:
     show_default=True,
     help="Simplify graphs with onnxslim (kept only if outputs stay within 1e-5).",
 )
+@click.option(
+    "--fit-policy/--no-fit-policy",
+    default=True,
+    show_default=True,
+    help="Choose the verdict policy's IoU thresholds on the checkpoint's held-out training "
+    "videos (best action F2), rather than keeping the defaults; needs the benchmark folder.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
 @click.option(
     "--force", is_flag=True, default=False, help="Overwrite the bundle files in a non-empty --out."
@@ -122,6 +129,7 @@ def command(
     eval_splits: str,
     min_sqnr: float,
     simplify: bool,
+    fit_policy: bool,
     seed: int,
     force: bool,
 ) -> None:
@@ -164,8 +172,9 @@ def command(
             checkpoint=str(checkpoint),
             command=" ".join(["maskaudit", *map(shlex.quote, sys.argv[1:])]),
         )
-        if int8 or _split_names(eval_splits):
-            _add_data(request, root, int8, calib_samples, seed, _split_names(eval_splits))
+        if int8 or fit_policy or _split_names(eval_splits):
+            holdout = config.train.val_fraction if fit_policy else None
+            _add_data(request, root, int8, calib_samples, seed, _split_names(eval_splits), holdout)
         manifest = write_bundle(model, request)
     finally:
         if tmp is not None:
@@ -189,11 +198,16 @@ def _add_data(
     samples: int,
     seed: int,
     splits: tuple[str, ...],
+    holdout: float | None = None,
 ) -> None:
-    """Read the calibration split and the evaluation splits into the request."""
+    """Read the calibration split, the held-out videos and the evaluation splits.
+
+    ``holdout`` is the share of training videos the checkpoint held out for validation (None:
+    no policy fit); the verdict policy's thresholds are fitted on them.
+    """
     from maskaudit.data.reader import benchmark_file
     from maskaudit.export.bundle_writer import CalibrationSource
-    from maskaudit.model.dataset import build_store
+    from maskaudit.model.dataset import build_store, video_in_holdout
     from maskaudit.model.text_cache import embed_expressions
 
     if root is None or not (root / "train_test_meta_files").is_dir():
@@ -202,8 +216,9 @@ def _add_data(
                 f"INT8 calibration needs a benchmark folder, and {root or 'none'} is not one: "
                 "pass --calib-data DIR (e.g. from `maskaudit synth`), or --no-int8"
             )
-        logger.warning("no benchmark folder: the manifest gets no accuracy section")
+        logger.warning("no benchmark folder: no accuracy section, default policy thresholds")
         return
+    store = None
     if int8:
         store = build_store(root, "train", "train")
         request.calibration = CalibrationSource(
@@ -213,6 +228,26 @@ def _add_data(
             seed,
             f"{root.name}/train",
         )
+    if holdout is not None:
+        if store is None:
+            try:
+                held = build_store(
+                    root, "train", "train", keep=lambda c: video_in_holdout(c.vid, holdout)
+                )
+            except DataError:
+                held = None
+        elif any(video_in_holdout(v, holdout) for v in store.videos):
+            held = store.subset(lambda item: video_in_holdout(store.videos[item.video], holdout))
+        else:
+            held = None
+        if held is not None and held.items:
+            request.holdout = (
+                held,
+                embed_expressions(held.expressions, request.text_encoder),
+                f"{root.name}/train, held-out videos ({holdout:.0%})",
+            )
+        else:
+            logger.warning("%s/train has no held-out video: default policy thresholds", root)
     for split in splits:
         if not benchmark_file(root, split, "image").is_file():
             logger.warning("%s has no %s split in image mode; not evaluated", root, split)

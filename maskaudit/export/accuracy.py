@@ -25,6 +25,7 @@ from maskaudit.export.parity import cpu_session
 from maskaudit.model.batch import make_batch
 from maskaudit.model.dataset import ClipStore
 from maskaudit.runtime.auditor import softmax
+from maskaudit.runtime.policy import PolicyThresholds
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +104,36 @@ def bundle_outputs(
     }
 
 
-def score_outputs(outputs: Mapping[str, np.ndarray], store: ClipStore) -> dict[str, float]:
+def candidate_labels(store: ClipStore) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Return the store's candidates in output order: index, true actions, empty masks.
+
+    Args:
+        store: A split, its candidates ordered by item as :func:`bundle_outputs` runs them.
+
+    Returns:
+        ``(index into the store's arrays, true action names, bool empty-mask flags)``.
+    """
+    from maskaudit.labels import ACTIONS
+
+    index = np.concatenate(
+        [np.arange(i.first_mask, i.first_mask + len(i.candidates)) for i in store.items]
+    )
+    actions = [ACTIONS[a] for a in store.actions[index]]
+    empty = store.masks[index].reshape(len(index), -1).max(axis=1) == 0
+    return index, actions, empty
+
+
+def score_outputs(
+    outputs: Mapping[str, np.ndarray],
+    store: ClipStore,
+    thresholds: PolicyThresholds | None = None,
+) -> dict[str, float]:
     """Score model outputs against a store's labels, as the runtime would answer.
 
     Args:
         outputs: As :func:`bundle_outputs` returns them.
         store: The split they were computed on.
+        thresholds: The verdict policy's thresholds. Defaults to None: ``PolicyThresholds()``.
 
     Returns:
         ``iou_rmse``, ``type_f2`` and ``action_f2`` (after the verdict policy),
@@ -118,15 +143,11 @@ def score_outputs(outputs: Mapping[str, np.ndarray], store: ClipStore) -> dict[s
     from maskaudit.labels import ACTIONS, TRAIN_TYPES
     from maskaudit.runtime.policy import decide
 
-    index = np.concatenate(
-        [np.arange(i.first_mask, i.first_mask + len(i.candidates)) for i in store.items]
-    )
+    index, true_action, empty = candidate_labels(store)
     true_iou = store.ious[index]
     true_type = [TRAIN_TYPES[t] for t in store.types[index]]
-    true_action = [ACTIONS[a] for a in store.actions[index]]
-    empty = store.masks[index].reshape(len(index), -1).max(axis=1) == 0
     decisions = [
-        decide(float(i), t, a, empty=bool(e))
+        decide(float(i), t, a, thresholds, empty=bool(e))
         for i, t, a, e in zip(
             outputs["iou"], outputs["type_probs"], outputs["action_probs"], empty, strict=True
         )
@@ -150,6 +171,7 @@ def evaluate_precision(
     text_embeddings: np.ndarray,
     threads: int = 0,
     simulate: bool | None = None,
+    thresholds: PolicyThresholds | None = None,
 ) -> dict[str, float]:
     """Return the scores of one bundle precision on one split (see :func:`score_outputs`).
 
@@ -161,6 +183,7 @@ def evaluate_precision(
         threads: onnxruntime intra-op threads (0: its default). Defaults to 0.
         simulate: Exact INT8 simulation (see :func:`bundle_outputs`); None simulates the
             ``int8-trt`` variant only. Defaults to None.
+        thresholds: The verdict policy's thresholds. Defaults to None: ``PolicyThresholds()``.
 
     Returns:
         The scores.
@@ -170,7 +193,7 @@ def evaluate_precision(
     outputs = bundle_outputs(
         graph_dir, precision, store, text_embeddings, threads=threads, simulate=simulate
     )
-    scores = score_outputs(outputs, store)
+    scores = score_outputs(outputs, store, thresholds)
     logger.info("%s on %d candidates: %s", precision, scores["candidates"], scores)
     return scores
 
@@ -213,6 +236,7 @@ def accuracy_section(
     precisions: tuple[str, ...],
     splits: Mapping[str, tuple[ClipStore, np.ndarray]],
     threads: int = 0,
+    thresholds: PolicyThresholds | None = None,
 ) -> dict:
     """Evaluate every precision on every split: the manifest's ``accuracy`` section.
 
@@ -222,6 +246,8 @@ def accuracy_section(
         splits: ``{split name: (store, text embeddings)}``, e.g. ``test_s`` and ``test_u``
             in image mode.
         threads: onnxruntime intra-op threads. Defaults to 0.
+        thresholds: The verdict policy's thresholds (the bundle's). Defaults to None:
+            ``PolicyThresholds()``.
 
     Returns:
         ``{"mode": "image", "tolerance": {...}, "splits": {split: {"scores": {precision:
@@ -236,7 +262,8 @@ def accuracy_section(
     }
     for split, (store, embeddings) in splits.items():
         scores = {
-            p: evaluate_precision(graph_dir, p, store, embeddings, threads) for p in precisions
+            p: evaluate_precision(graph_dir, p, store, embeddings, threads, thresholds=thresholds)
+            for p in precisions
         }
         section["splits"][split] = {"scores": scores, "vs_fp32": compare_precisions(scores)}
     return section

@@ -257,6 +257,9 @@ class BundleRequest:
         min_sqnr_db: INT8 SQNR threshold. Defaults to ``MIN_SQNR_DB`` (25).
         splits: ``{split: (store, text embeddings)}`` to measure accuracy on. Defaults to
             none.
+        holdout: Held-out training candidates on which the verdict policy's thresholds are
+            fitted (``(store, text embeddings, description)``); None keeps the defaults.
+            Defaults to None.
         force: Overwrite a non-empty folder's bundle files. Defaults to False.
         checkpoint: Where the weights came from (recorded). Defaults to "".
         command: The command line that made the bundle (recorded). Defaults to "".
@@ -272,6 +275,7 @@ class BundleRequest:
     simplify: bool = True
     min_sqnr_db: float = MIN_SQNR_DB
     splits: dict[str, tuple[Any, np.ndarray]] = field(default_factory=dict)
+    holdout: tuple[Any, np.ndarray, str] | None = None
     force: bool = False
     checkpoint: str = ""
     command: str = ""
@@ -334,8 +338,19 @@ def write_bundle(model: AuditorModel, request: BundleRequest) -> dict[str, Any]:
     precisions = tuple(
         p for p in ("fp32", "int8", "int8-trt") if (out / f"audit_head.{p}.onnx").exists()
     )
+    thresholds = None
+    if request.holdout is not None:
+        from maskaudit.export.policy_fit import fit_bundle_policy
+
+        store, embeddings, source = request.holdout
+        main = "int8" if "int8" in precisions else "fp32"
+        fit = fit_bundle_policy(out, main, store, embeddings)
+        sections["policy"] = {**fit.section(source), "fitted_with": main}
+        thresholds = fit.thresholds
     if request.splits:
-        sections["accuracy"] = accuracy_section(out, precisions, request.splits)
+        sections["accuracy"] = accuracy_section(
+            out, precisions, request.splits, thresholds=thresholds
+        )
     sections["model"] = {
         "checkpoint": request.checkpoint,
         "config": asdict(model.config),

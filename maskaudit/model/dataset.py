@@ -17,6 +17,7 @@ import numpy as np
 
 from maskaudit.data.reader import iter_candidates
 from maskaudit.data.records import Candidate
+from maskaudit.errors import DataError
 from maskaudit.features.audio import load_audio, log_mel_batch, split_windows
 from maskaudit.features.constants import CONTEXT_SECONDS, FRAME_SIZE
 from maskaudit.features.frame import prepare_frame, read_frame
@@ -97,7 +98,13 @@ def group_items(candidates: Iterable[Candidate]) -> OrderedDict[tuple[str, int],
     return groups
 
 
-def build_store(root: Path, split: str, mode: str, progress: bool = True) -> ClipStore:
+def build_store(
+    root: Path,
+    split: str,
+    mode: str,
+    progress: bool = True,
+    keep: Callable[[Candidate], bool] | None = None,
+) -> ClipStore:
     """Read one split of a benchmark folder into memory.
 
     Args:
@@ -105,11 +112,25 @@ def build_store(root: Path, split: str, mode: str, progress: bool = True) -> Cli
         split: ``train``, ``test_s`` or ``test_u``.
         mode: ``train``, ``image`` or ``video``.
         progress: Show a progress bar on stderr. Defaults to True.
+        keep: Read only the candidates for which this returns True (e.g. the held-out videos,
+            with :func:`video_in_holdout`). Defaults to None: every candidate.
 
     Returns:
         The split's clips, candidates and labels.
+
+    Raises:
+        DataError: If no candidate is read.
     """
-    groups = group_items(iter_candidates(root, split, mode))
+    candidates = iter_candidates(root, split, mode)
+    if keep is not None:
+        candidates = (c for c in candidates if keep(c))
+    groups = group_items(candidates)
+    if not groups:
+        chosen = " among those kept" if keep is not None else ""
+        raise DataError(
+            f"{root} has no {split} candidates in {mode} mode{chosen}: check the folder "
+            "(made by `maskaudit synth`) and the split"
+        )
     video_index: dict[str, int] = {}
     frames: list[np.ndarray] = []
     mels: list[np.ndarray] = []

@@ -4,7 +4,9 @@
 
     decode thread --frames--> audit thread --results--> caller (sinks, iteration)
 
-- File sources block when the frame queue is full: no frame is lost. Live sources (cameras,
+- File sources are preprocessed (masks read, frame and masks resized) on the decode thread,
+  so that preparing the next frame overlaps with the graphs running on this one; they block
+  when the frame queue is full: no frame is lost. Live sources (cameras,
   URLs) keep only the newest frame: a frame waiting when a newer one arrives is dropped and
   counted (``dropped_frames`` in the records, ``dropped`` in the summary).
 - Every queue, cache and buffer is bounded, so memory stays flat however long the stream runs.
@@ -39,6 +41,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,22 @@ _POLL = 0.05
 
 STOP_GRACE = 5.0
 """Seconds a stopped run waits for the frames already read before abandoning them."""
+
+
+@dataclass
+class _Prepared:
+    """A frame whose image and masks are preprocessed, waiting for the graphs."""
+
+    frame: SourceFrame
+    has_masks: bool
+    ids: list[str]
+    prepared: np.ndarray
+    candidates: list[Any]
+    dropped: int
+    timing: dict[str, float]
+    start: float
+    ready: float
+    early: bool
 
 
 class _Failure:
@@ -200,7 +219,7 @@ class StreamRun:
                 frame.decoded_at = time.perf_counter()
                 if self.source.live:
                     self._put_newest(frame)
-                elif not self._put(self._frames, frame):
+                elif not self._put(self._frames, self._prepare(frame, early=True)):
                     break
         except BaseException as err:  # handed to the caller, which re-raises it
             self._put(self._frames, _Failure(err))
@@ -221,7 +240,13 @@ class StreamRun:
                 if item is _END or isinstance(item, _Failure):
                     self._put(self._results, item)
                     return
-                if not self._put(self._results, self._process(item)):
+                if isinstance(item, _Prepared):
+                    result = self._infer(item)
+                elif isinstance(item, FrameResult):
+                    result = item
+                else:
+                    result = self._process(item)
+                if not self._put(self._results, result):
                     return
         except BaseException as err:  # handed to the caller, which re-raises it
             self._put(self._results, _Failure(err))
@@ -230,10 +255,20 @@ class StreamRun:
 
     def _process(self, frame: SourceFrame) -> FrameResult:
         """Audit one frame; problems of the frame, its masks or its audio become error records."""
+        item = self._prepare(frame, early=False)
+        return item if isinstance(item, FrameResult) else self._infer(item)
+
+    def _prepare(self, frame: SourceFrame, early: bool) -> _Prepared | FrameResult:
+        """Preprocess a frame and its masks, or return its error records.
+
+        File sources are prepared on the decode thread (``early``), so that preprocessing the
+        next frame overlaps with the model running on this one; live sources are prepared on
+        the audit thread, after the newest frame has been chosen.
+        """
         start = time.perf_counter()
         dropped = self.dropped
-        timing = {"queue": (start - frame.decoded_at) * 1e3 if frame.decoded_at else 0.0}
-        meta = (self.source.name, frame.index, frame.t)
+        waited = (start - frame.decoded_at) * 1e3 if frame.decoded_at and not early else 0.0
+        timing: dict[str, float] = {"queue": waited}
         try:
             masks = self.masks.masks_for(frame.index, frame.t, frame.image)
         except InputError as err:
@@ -253,30 +288,43 @@ class StreamRun:
         candidates = self.auditor.candidates(
             masks, np.shape(frame.image), keep_soft=self.keep_frames
         )
-        pre = time.perf_counter()
+        ready = time.perf_counter()
+        return _Prepared(
+            frame, bool(masks), ids, prepared, candidates, dropped, timing, start, ready, early
+        )
 
-        features = self.auditor.frame_features([prepared], cache=False)[0]
+    def _infer(self, item: _Prepared) -> FrameResult:
+        """Run the graphs on a prepared frame and turn the scores into verdicts."""
+        frame, timing, dropped = item.frame, item.timing, item.dropped
+        begin = time.perf_counter()
+        if item.early:
+            timing["queue"] = (begin - item.ready) * 1e3
+        pre_ms = (item.ready - item.start) * 1e3
+        start = begin - pre_ms / 1e3  # so that a record's total is its own work, not its wait
+        meta = (self.source.name, frame.index, frame.t)
+
+        features = self.auditor.frame_features([item.prepared], cache=False)[0]
         audio_error, mel_seconds = self._update_context(frame, features["context"][0])
         if audio_error is not None:
-            if not masks:
+            if not item.has_masks:
                 return self._result(frame, [], start, timing, dropped)
-            return self._frame_error(frame, start, timing, dropped, ids, audio_error)
+            return self._frame_error(frame, start, timing, dropped, item.ids, audio_error)
         packed = self.context.pack(self.auditor.sizes.context_map, self.auditor.sizes.audio_dim)
-        scores = self.auditor.judge(features, packed, self.text, candidates)
+        scores = self.auditor.judge(features, packed, self.text, item.candidates)
         end = time.perf_counter()
 
         timing.update(
-            pre=(pre - start + mel_seconds) * 1e3,
-            model=(end - pre - mel_seconds) * 1e3,
-            total=(end - start) * 1e3,
+            pre=pre_ms + mel_seconds * 1e3,
+            model=(end - begin - mel_seconds) * 1e3,
+            total=pre_ms + (end - begin) * 1e3,
         )
         verdicts = [
             self._verdict(meta, c, s, timing, dropped)
-            for c, s in zip(candidates, scores, strict=True)
+            for c, s in zip(item.candidates, scores, strict=True)
         ]
         result = self._result(frame, verdicts, start, timing, dropped)
         if self.keep_frames:
-            result.masks = {c.mask_id: c.soft for c in candidates if c.soft is not None}
+            result.masks = {c.mask_id: c.soft for c in item.candidates if c.soft is not None}
         return result
 
     def _update_context(
