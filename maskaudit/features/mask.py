@@ -145,7 +145,11 @@ def resize_mask(mask: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
     Raises:
         InputError: as :func:`normalise_mask`.
     """
-    soft = normalise_mask(mask)
+    return _stretch(normalise_mask(mask), size)
+
+
+def _stretch(soft: np.ndarray, size: int) -> np.ndarray:
+    """Stretch a normalised soft mask to ``size`` x ``size`` with ``cv2.INTER_AREA``."""
     if soft.shape == (size, size):
         return soft
     resized = cv2.resize(soft, (size, size), interpolation=cv2.INTER_AREA)
@@ -223,7 +227,7 @@ def prepare_masks(
         soft = normalise_mask(mask, name=name)
         if frame_hw is not None:
             _check_size(soft.shape, frame_hw, resize, name)
-        out[index] = resize_mask(soft, size)
+        out[index] = _stretch(soft, size)
     return out
 
 
