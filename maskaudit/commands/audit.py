@@ -45,7 +45,8 @@ def runtime_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--threads",
             type=click.IntRange(min=0),
             default=None,
-            help="Intra-op CPU threads per graph. Default: onnxruntime's choice (one per core).",
+            help="Intra-op CPU threads per graph; 0: onnxruntime's choice (one per core). "
+            "Default: 1 (the graphs are small; the other cores decode and preprocess).",
         ),
         click.option(
             "--resize-masks",

@@ -178,7 +178,8 @@ class Auditor:
             backend: ``auto``, ``trt``, ``ort-trt``, ``ort-cuda`` or ``ort-cpu``. Defaults to
                 ``"auto"`` (the fastest that really loads).
             precision: ``int8`` or ``fp32``. Defaults to ``"int8"``.
-            threads: Intra-op threads per graph. Defaults to None (onnxruntime's choice).
+            threads: Intra-op threads per graph; 0 is onnxruntime's choice (one per core).
+                Defaults to None: one thread (``backends.ort.DEFAULT_THREADS``).
             inter_threads: Inter-op threads per graph. Defaults to None.
             device_id: CUDA device for GPU backends. Defaults to 0.
             policy: Verdict policy thresholds. Defaults to None: the bundle's.

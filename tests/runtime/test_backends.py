@@ -110,6 +110,8 @@ def test_session_that_silently_fell_back_is_refused(bundle, monkeypatch):
 def test_session_options_take_thread_counts():
     options = session_options(threads=3, inter_threads=2)
     assert options.intra_op_num_threads == 3 and options.inter_op_num_threads == 2
+    assert session_options().intra_op_num_threads == 1  # small graphs: one thread by default
+    assert session_options(threads=0).intra_op_num_threads == 0  # onnxruntime's own choice
     with pytest.raises(BackendError, match="negative"):
         session_options(threads=-1)
 

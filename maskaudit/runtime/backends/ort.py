@@ -45,6 +45,11 @@ PROVIDERS: dict[str, str] = {
 }
 """The onnxruntime execution provider each ONNX Runtime backend stands for."""
 
+DEFAULT_THREADS = 1
+"""Intra-op threads per session when none are given. The graphs are small (82 M MACs a frame):
+one thread each runs them fastest on CPUs measured here and leaves the other cores to decoding
+and preprocessing, which the stream overlaps with the graphs (``benchmarks/bench_stream.py``)."""
+
 GPU_SWAP = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 """How to get the GPU build of onnxruntime (the two packages must never be installed together)."""
 
@@ -54,8 +59,8 @@ class OrtOptions:
     """Options of the ONNX Runtime backends.
 
     Attributes:
-        threads: Intra-op threads per session. Defaults to None (onnxruntime's choice: one per
-            physical core).
+        threads: Intra-op threads per session; 0 is onnxruntime's choice (one per physical
+            core). Defaults to None: ``DEFAULT_THREADS`` (1).
         inter_threads: Inter-op threads per session. Defaults to None (onnxruntime's choice).
         device_id: CUDA device for ``ort-cuda`` and ``ort-trt``. Defaults to 0.
         limits: Profile ranges for ``ort-trt`` and the warm-up (the ones ``maskaudit
@@ -123,7 +128,8 @@ def session_options(threads: int | None = None, inter_threads: int | None = None
     """Build onnxruntime session options with the thread counts and full graph optimisation.
 
     Args:
-        threads: Intra-op threads. Defaults to None (onnxruntime's choice).
+        threads: Intra-op threads; 0 is onnxruntime's choice. Defaults to None:
+            ``DEFAULT_THREADS`` (1).
         inter_threads: Inter-op threads. Defaults to None (onnxruntime's choice).
 
     Returns:
@@ -137,6 +143,7 @@ def session_options(threads: int | None = None, inter_threads: int | None = None
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    threads = DEFAULT_THREADS if threads is None else threads
     for value, attr in ((threads, "intra_op_num_threads"), (inter_threads, "inter_op_num_threads")):
         if value is not None:
             if value < 0:
