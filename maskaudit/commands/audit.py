@@ -49,6 +49,14 @@ def runtime_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "Default: 1 (the graphs are small; the other cores decode and preprocess).",
         ),
         click.option(
+            "--accept-min-iou",
+            type=click.FloatRange(0.0, 1.0),
+            default=None,
+            help="The verdict policy's lowest IoU estimate at which an accept stands; raise it "
+            "(e.g. 0.75) to accept fewer masks of the wrong object at the cost of some right "
+            "ones. Default: the bundle's, fitted at export (0.45 for the shipped bundle).",
+        ),
+        click.option(
             "--resize-masks",
             is_flag=True,
             default=False,
@@ -62,14 +70,24 @@ def runtime_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_auditor(
-    bundle: Path | None, backend: str, precision: str, threads: int | None, resize_masks: bool
+    bundle: Path | None,
+    backend: str,
+    precision: str,
+    threads: int | None,
+    resize_masks: bool,
+    accept_min_iou: float | None = None,
 ) -> Any:
     """Load the auditor for a command (imports the runtime only when a command runs)."""
+    from dataclasses import replace
+
     from maskaudit.runtime.auditor import Auditor
 
-    return Auditor.load(
+    auditor = Auditor.load(
         bundle, backend=backend, precision=precision, threads=threads, resize_masks=resize_masks
     )
+    if accept_min_iou is not None:
+        auditor.policy = replace(auditor.policy, accept_min_iou=accept_min_iou)
+    return auditor
 
 
 def _mask_ids(paths: tuple[Path, ...]) -> list[str]:
@@ -123,6 +141,7 @@ def command(
     backend: str,
     precision: str,
     threads: int | None,
+    accept_min_iou: float | None,
     resize_masks: bool,
 ) -> None:
     """Audit one frame's candidate masks and print one verdict JSON line per mask.
@@ -145,7 +164,7 @@ def command(
             )
     else:
         logger.warning("no --audio: the audit hears silence")
-    auditor = load_auditor(bundle, backend, precision, threads, resize_masks)
+    auditor = load_auditor(bundle, backend, precision, threads, resize_masks, accept_min_iou)
     verdicts = auditor.audit(
         frame,
         list(mask_paths),

@@ -59,6 +59,7 @@ def command(
     backend: str,
     precision: str,
     threads: int | None,
+    accept_min_iou: float | None,
     resize_masks: bool,
 ) -> None:
     """Generate a 20-s sample clip and audit four candidate masks on every frame.
@@ -79,7 +80,7 @@ def command(
         f"audio {clip.audio}, expression {clip.expression!r}",
         err=True,
     )
-    auditor = load_auditor(bundle, backend, precision, threads, resize_masks)
+    auditor = load_auditor(bundle, backend, precision, threads, resize_masks, accept_min_iou)
     run = auditor.stream(
         str(clip.video),
         lambda frame, index, t: clip.masks,

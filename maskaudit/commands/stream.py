@@ -116,6 +116,7 @@ def command(
     backend: str,
     precision: str,
     threads: int | None,
+    accept_min_iou: float | None,
     resize_masks: bool,
 ) -> None:
     """Audit a stream's candidate masks frame by frame and write one verdict per candidate.
@@ -139,7 +140,7 @@ def command(
     if video is not None and not video.is_file():
         raise ConfigError(f"video {video} does not exist: check the path given to --video")
 
-    auditor = load_auditor(bundle, backend, precision, threads, resize_masks)
+    auditor = load_auditor(bundle, backend, precision, threads, resize_masks, accept_min_iou)
     run = auditor.stream(
         sources[0] if video is None else str(video),
         masks,

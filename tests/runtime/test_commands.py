@@ -229,3 +229,23 @@ def test_help_states_every_default(name, capsys):
     if name == "stream":
         for text in ("[default: 0;", "[default: 3;", "[default: 4;", "[default: -]"):
             assert text in out, text
+
+
+def test_accept_min_iou_overrides_only_that_threshold(tiny_bundle):
+    from maskaudit.commands.audit import load_auditor
+
+    default = load_auditor(tiny_bundle, "ort-cpu", "int8", 1, False)
+    strict = load_auditor(tiny_bundle, "ort-cpu", "int8", 1, False, accept_min_iou=0.9)
+    assert strict.policy.accept_min_iou == 0.9
+    assert strict.policy.reject_max_iou == default.policy.reject_max_iou
+    decision = strict_decision(strict.policy)
+    assert decision.action != "accept" and "0.9" in decision.reason
+
+
+def strict_decision(policy):
+    """An accept at IoU 0.8: kept by the defaults, overruled at accept_min_iou 0.9."""
+    import numpy as np
+
+    from maskaudit.runtime.policy import decide
+
+    return decide(0.8, np.eye(7)[0], np.eye(4)[0], policy)
