@@ -6,8 +6,9 @@ to ``benchmarks/results/<NAME>.md``, headed by the command, the machine, the ver
 load average that the JSON records. The recorded results of this repository were made with::
 
     python benchmarks/bench_cli.py bench_cpu -- --backend ort-cpu --precision int8,fp32 --k 1,4,16
-    python benchmarks/bench_cli.py compare_int8_fp32 -- --backend ort-cpu --compare
-        precision=int8 precision=fp32 --k 1,4,16 --repetitions 7   (one line)
+    python benchmarks/bench_cli.py --target "end_to_end speed-up >= 1.5" compare_int8_fp32
+        -- --backend ort-cpu --compare precision=int8 precision=fp32 --k 1,4,16
+        --repetitions 7   (one line)
 
 Run from the repository root.
 """
@@ -30,6 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("name", help="results name: writes <name>.json and <name>.md")
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="-- then maskaudit bench's")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--target",
+        default=None,
+        help="what the results are held against, e.g. 'end_to_end speed-up >= 1.5' (a stage "
+        "and a bound on its median speed-up; comparison runs only); the verdict and the margin "
+        "of every matching row are added to both files (give it before NAME)",
+    )
     args = parser.parse_args(argv)
     if args.bench_args and args.bench_args[0] == "--":
         args.bench_args = args.bench_args[1:]
@@ -72,6 +80,42 @@ def header(record: dict, wrapper: str) -> str:
     )
 
 
+def check_target(record: dict, target: str) -> dict:
+    """Hold every comparison row of one stage against ``'<stage> speed-up >= <bound>'``."""
+    try:
+        stage, _, op, bound = target.split()
+        bound = float(bound)
+    except ValueError:
+        sys.exit(f"--target {target!r}: expected '<stage> speed-up >= <number>'")
+    if op != ">=":
+        sys.exit(f"--target {target!r}: only '>=' bounds are supported")
+    rows = []
+    for row in record.get("records", []):
+        if row.get("stage") != stage:
+            continue
+        speedup = row["speedup"]["median"]
+        rows.append(
+            {
+                "k": row.get("k"),
+                "speedup": round(speedup, 3),
+                "met": speedup >= bound,
+                "margin": round(speedup - bound, 3),
+            }
+        )
+    if not rows:
+        sys.exit(f"--target {target!r}: no comparison row of stage {stage!r}")
+    return {"target": target, "rows": rows, "met": all(r["met"] for r in rows)}
+
+
+def target_text(verdict: dict) -> str:
+    """One line per row: the target, the measured speed-up, met or missed and by how much."""
+    lines = [f"Target: {verdict['target']}."]
+    for row in verdict["rows"]:
+        state = "met" if row["met"] else f"missed by {-row['margin']:.2f}"
+        lines.append(f"- K={row['k']}: speed-up {row['speedup']:.2f}x, {state}.")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     record = json.loads(json_path.read_text())
     wrapper = shlex.join(["python", "benchmarks/bench_cli.py", *sys.argv[1:]])
     text = header(record, wrapper) + "\n" + done.stdout.rstrip() + "\n"
+    if args.target is not None:
+        verdict = check_target(record, args.target)
+        record["target"] = verdict
+        json_path.write_text(json.dumps(record, indent=2) + "\n")
+        text += "\n" + target_text(verdict)
     (args.out_dir / f"{args.name}.md").write_text(text)
     print(text)
 
