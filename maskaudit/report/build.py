@@ -409,7 +409,7 @@ def build_report(
             "precision": settings.precision,
             "scoring_backend": "onnxruntime CPU",
         },
-        "data": data.resolve().name,
+        "data": data.name or data.resolve().name,
         "machine": machine(),
         "versions": versions(),
         "settings": {
