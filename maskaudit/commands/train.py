@@ -72,6 +72,22 @@ logger = logging.getLogger(__name__)
     help="Share of training videos held out for validation.",
 )
 @click.option(
+    "--category-weight",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="Weight of the category grounding loss where the data labels categories "
+    "(the synthetic benchmark's sidecar); 0 turns it off.",
+)
+@click.option(
+    "--decoy-prob",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Chance that an expression naming a category is shown with an unknown word in its "
+    "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off.",
+)
+@click.option(
     "--text-encoder",
     type=click.Path(path_type=Path),
     default=None,
@@ -95,6 +111,8 @@ def command(
     threads: int,
     eval_every: int,
     val_fraction: float,
+    category_weight: float,
+    decoy_prob: float,
     text_encoder: Path | None,
     resume: bool,
 ) -> None:
@@ -131,6 +149,8 @@ def command(
             threads=threads,
             eval_every=eval_every,
             val_fraction=val_fraction,
+            category_weight=category_weight,
+            decoy_prob=decoy_prob,
         ),
         data=str(data_dir),
         text_encoder=str(text_dir),
@@ -144,5 +164,10 @@ def command(
         f"training on {len(train_store.items)} expressions, validating on {len(val_store.items)}",
         err=True,
     )
-    summary = train(config, train_store, val_store, embeddings, out, resume=resume)
+    decoys = None
+    if decoy_prob > 0:
+        from maskaudit.model.decoys import make_decoys
+
+        decoys = make_decoys(train_store, lambda texts: embed_expressions(texts, text_dir), seed)
+    summary = train(config, train_store, val_store, embeddings, out, resume=resume, decoys=decoys)
     click.echo(json.dumps({"run": str(out), "validation": summary}))

@@ -259,12 +259,18 @@ class AuditHead(nn.Module):
         context_valid: torch.Tensor,
         text_embedding: torch.Tensor,
         masks: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with_grounding: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Audit K candidate masks on each of B frames.
+
+        With ``with_grounding`` (default False, the exported graph's outputs) it also returns
+        what the category grounding loss trains (``maskaudit.model.category_loss``): each
+        candidate's pooled inside features ``inside`` [B, K, c2] and the expression's query into
+        them ``query`` [B, c2].
 
         Returns:
             ``iou`` [B, K] in [0, 1], ``type_logits`` [B, K, n_types] and ``action_logits``
-            [B, K, n_actions].
+            [B, K, n_actions], then ``inside`` and ``query`` when ``with_grounding``.
         """
         B, K = masks.shape[:2]
         pooled, geometry = mask_pool(masks, [feat0, feat1, feat2])
@@ -284,7 +290,10 @@ class AuditHead(nn.Module):
         iou_logit = self.iou_out(hidden) + self.grounding_to_iou(grounding)
         type_logits = self.type_out(hidden) + self.grounding_to_type(grounding)
         action_logits = self.action_out(hidden) + self.grounding_to_action(grounding)
-        return torch.sigmoid(iou_logit).squeeze(2), type_logits, action_logits
+        iou = torch.sigmoid(iou_logit).squeeze(2)
+        if with_grounding:
+            return iou, type_logits, action_logits, inside2, self.anchor_query(text_embedding)
+        return iou, type_logits, action_logits
 
     def grounding(
         self, sound: torch.Tensor, spatial: torch.Tensor, text_embedding: torch.Tensor

@@ -33,7 +33,8 @@ class AuditorModel(nn.Module):
         context_valid: torch.Tensor,
         text_embedding: torch.Tensor,
         masks: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with_grounding: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Audit the candidates of P clips, each seen through its T seconds of context.
 
         Args:
@@ -43,9 +44,12 @@ class AuditorModel(nn.Module):
             context_valid: float32 [P, T], 1 for real seconds.
             text_embedding: float32 [P, text_dim].
             masks: float32 [P, K, S, S].
+            with_grounding: Also return the audit head's ``inside`` and ``query`` (see
+                ``AuditHead.forward``). Defaults to False.
 
         Returns:
-            ``iou`` [P, K], ``type_logits`` [P, K, n_types], ``action_logits`` [P, K, n_actions].
+            ``iou`` [P, K], ``type_logits`` [P, K, n_types], ``action_logits`` [P, K, n_actions],
+            then ``inside`` and ``query`` when ``with_grounding``.
         """
         P, T = frames.shape[:2]
         flat = frames.reshape(P * T, *frames.shape[2:])
@@ -65,4 +69,5 @@ class AuditorModel(nn.Module):
             context_valid,
             text_embedding,
             masks,
+            with_grounding,
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from maskaudit.model.categories import NO_CATEGORY
 from maskaudit.model.dataset import ClipStore, Item
 
 PREFIX_KINDS = frozenset(
@@ -55,7 +56,8 @@ def make_batch(
 
     Returns:
         Tensors ``frames``, ``key_frame``, ``log_mels``, ``context_valid``, ``text_embedding``,
-        ``masks``, ``candidate_valid``, ``types``, ``actions``, ``ious``.
+        ``masks``, ``candidate_valid``, ``types``, ``actions``, ``ious``, and the category
+        labels of the grounding loss: ``categories`` [P, K] and ``named`` [P] (-1 where unknown).
     """
     P = len(items)
     K = max(len(item.candidates) for item in items)
@@ -66,6 +68,8 @@ def make_batch(
     types = np.zeros((P, K), dtype=np.int64)
     actions = np.zeros((P, K), dtype=np.int64)
     ious = np.zeros((P, K), dtype=np.float32)
+    categories = np.full((P, K), NO_CATEGORY, dtype=np.int64)
+    labelled = store.categories.size == store.masks.shape[0]
     for p, item in enumerate(items):
         n = len(item.candidates)
         span = slice(item.first_mask, item.first_mask + n)
@@ -74,6 +78,8 @@ def make_batch(
         types[p, :n] = store.types[span]
         actions[p, :n] = store.actions[span]
         ious[p, :n] = store.ious[span]
+        if labelled:
+            categories[p, :n] = store.categories[span]
     T = store.frames.shape[1]
     context_valid = np.ones((P, T), dtype=np.float32)
     key_frame = np.asarray([item.frame for item in items], dtype=np.int64)
@@ -96,6 +102,8 @@ def make_batch(
         "types": torch.from_numpy(types),
         "actions": torch.from_numpy(actions),
         "ious": torch.from_numpy(ious),
+        "categories": torch.from_numpy(categories),
+        "named": torch.tensor([item.named for item in items], dtype=torch.int64),
     }
 
 

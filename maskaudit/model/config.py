@@ -68,6 +68,11 @@ class TrainConfig:
         threads: Torch intra-op threads (0 = torch's default). Defaults to 0.
         truncate_prob: Chance of cutting a clip's context short, as in a stream's first
             seconds (see ``maskaudit.model.batch.make_batch``). Defaults to 0.2.
+        category_weight: Weight of the category grounding loss
+            (``maskaudit.model.category_loss``) where the data labels categories; 0 turns it
+            off. Defaults to 0.3.
+        decoy_prob: Chance that an expression naming a category is shown with a decoy word in
+            its place (``maskaudit.model.decoys``). Defaults to 0.25.
     """
 
     seed: int = 0
@@ -81,6 +86,8 @@ class TrainConfig:
     eval_every: int = 250
     threads: int = 0
     truncate_prob: float = 0.2
+    category_weight: float = 0.3
+    decoy_prob: float = 0.25
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskaudit.data.reader import iter_candidates
+from maskaudit.data.reader import iter_candidates, load_scene_info
 from maskaudit.data.records import Candidate
 from maskaudit.errors import DataError
 from maskaudit.features.audio import load_audio, log_mel_batch, split_windows
@@ -23,6 +23,7 @@ from maskaudit.features.constants import CONTEXT_SECONDS, FRAME_SIZE
 from maskaudit.features.frame import prepare_frame, read_frame
 from maskaudit.features.mask import read_mask, resize_mask
 from maskaudit.labels import ACTIONS, TRAIN_TYPES
+from maskaudit.model.categories import NO_CATEGORY, CategoryLabels
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Item:
     expression: int
     candidates: list[Candidate]
     first_mask: int
+    named: int = NO_CATEGORY
 
     @property
     def kind(self) -> str:
@@ -58,6 +60,8 @@ class ClipStore:
         expressions: The distinct expressions, indexed by ``Item.expression``.
         items: One entry per (uid, frame).
         videos: Video ids, indexed by ``Item.video``.
+        categories: int64 [M], the category of each whole-object candidate (index into
+            ``maskaudit.model.categories.category_names``), ``NO_CATEGORY`` for the rest.
     """
 
     frames: np.ndarray
@@ -69,6 +73,7 @@ class ClipStore:
     expressions: list[str]
     items: list[Item]
     videos: list[str] = field(default_factory=list)
+    categories: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def subset(self, keep: Callable[[Item], bool]) -> ClipStore:
         """Return a store sharing the arrays but holding only the items ``keep`` accepts."""
@@ -140,6 +145,8 @@ def build_store(
     types: list[int] = []
     actions: list[int] = []
     ious: list[float] = []
+    categories: list[int] = []
+    labels = CategoryLabels(load_scene_info(root))
     iterator = groups.items()
     if progress:
         from tqdm import tqdm
@@ -153,13 +160,15 @@ def build_store(
             frames.append(clip_frames)
             mels.append(clip_mels)
         expr = expressions.setdefault(first.expression, len(expressions))
-        items.append(Item(uid, video_index[first.vid], frame, expr, cands, len(masks)))
+        named = labels.named_by(uid)
+        items.append(Item(uid, video_index[first.vid], frame, expr, cands, len(masks), named))
         for cand in cands:
             coverage = resize_mask(read_mask(cand.mask_path), FRAME_SIZE)
             masks.append(np.round(coverage * 255.0).astype(np.uint8))
             types.append(TRAIN_TYPES.index(cand.mask_type))
             actions.append(ACTIONS.index(cand.action))
             ious.append(cand.iou)
+            categories.append(labels.of_candidate(cand))
     logger.info(
         "%s/%s: %d clips, %d items, %d candidates", split, mode, len(frames), len(items), len(masks)
     )
@@ -173,4 +182,5 @@ def build_store(
         expressions=list(expressions),
         items=items,
         videos=list(video_index),
+        categories=np.asarray(categories, dtype=np.int64),
     )

@@ -15,8 +15,11 @@ import torch
 
 from maskaudit.model.auditor import AuditorModel
 from maskaudit.model.batch import MODEL_INPUTS, make_batch
+from maskaudit.model.categories import category_names
+from maskaudit.model.category_loss import CategoryPrototypes
 from maskaudit.model.config import RunConfig
-from maskaudit.model.dataset import ClipStore
+from maskaudit.model.dataset import ClipStore, Item
+from maskaudit.model.decoys import Decoys
 from maskaudit.model.losses import audit_losses
 from maskaudit.model.predict import predict_store, summarise
 
@@ -47,6 +50,7 @@ def learning_rate(step: int, total: int, peak: float, warmup: int = 100) -> floa
 def save_checkpoint(
     path: Path,
     model: AuditorModel,
+    prototypes: CategoryPrototypes,
     optimiser: torch.optim.Optimizer,
     step: int,
     elapsed: float,
@@ -57,6 +61,7 @@ def save_checkpoint(
     torch.save(
         {
             "model": model.state_dict(),
+            "prototypes": prototypes.state_dict(),
             "optimiser": optimiser.state_dict(),
             "step": step,
             "elapsed": elapsed,
@@ -76,6 +81,7 @@ def train(
     out: Path,
     resume: bool = True,
     progress: bool = True,
+    decoys: Decoys | None = None,
 ) -> dict:
     """Train the auditor and write ``model.pt``, ``config.json`` and ``history.json`` to ``out``.
 
@@ -87,6 +93,8 @@ def train(
         out: The run folder.
         resume: Continue from ``out/last.pt`` when it exists. Defaults to True.
         progress: Show a progress bar on stderr. Defaults to True.
+        decoys: Decoy wordings of the naming expressions, shown instead of the real one with
+            chance ``decoy_prob`` (``maskaudit.model.decoys``). Defaults to None: none.
 
     Returns:
         The last validation summary.
@@ -98,13 +106,17 @@ def train(
     if tc.threads:
         torch.set_num_threads(tc.threads)
     model = AuditorModel(config.model)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    prototypes = CategoryPrototypes(len(category_names()), config.model.c2)
+    parameters = [*model.parameters(), *prototypes.parameters()]
+    optimiser = torch.optim.AdamW(parameters, lr=tc.lr, weight_decay=tc.weight_decay)
+    with_grounding = tc.category_weight > 0
     rng = np.random.default_rng(tc.seed)
     step, elapsed = 0, 0.0
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
+        prototypes.load_state_dict(state["prototypes"])
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed = state["step"], state["elapsed"]
         rng.bit_generator.state = state["numpy_rng"]
@@ -124,24 +136,28 @@ def train(
     while step < tc.max_steps and time.monotonic() - started < budget:
         model.train()
         picks = rng.choice(n_items, size=min(tc.clips_per_step, n_items), replace=False)
+        items = [train_store.items[i] for i in picks]
         batch = make_batch(
-            train_store,
-            [train_store.items[i] for i in picks],
-            text_embeddings,
-            rng=rng,
-            truncate_prob=tc.truncate_prob,
+            train_store, items, text_embeddings, rng=rng, truncate_prob=tc.truncate_prob
         )
+        if decoys is not None and tc.decoy_prob > 0:
+            swap_decoys(batch, items, decoys, tc.decoy_prob, rng)
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(step, expected_steps(step, started, budget, tc), tc.lr)
-        outputs = model(*(batch[name] for name in MODEL_INPUTS))
-        losses = audit_losses(*outputs, batch)
+        outputs = model(*(batch[name] for name in MODEL_INPUTS), with_grounding=with_grounding)
+        losses = audit_losses(*outputs[:3], batch)
         loss = tc.iou_weight * losses["iou"] + losses["type"] + losses["action"]
+        if with_grounding:
+            losses["category"] = prototypes(
+                *outputs[3:], batch["categories"], batch["named"], batch["candidate_valid"]
+            )
+            loss = loss + tc.category_weight * losses["category"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(parameters, 5.0)
         optimiser.step()
         step += 1
-        record = {k: float(v) for k, v in losses.items()}
+        record = {k: float(v.detach()) for k, v in losses.items()}
         if bar is not None:
             bar.update(1)
             bar.set_postfix(
@@ -154,14 +170,35 @@ def train(
             summary = evaluate(model, val_store, text_embeddings)
             history[-1]["val"] = summary
             logger.info("step %d: %s", step, summary)
-            save_checkpoint(checkpoint, model, optimiser, step, time.monotonic() - started, rng)
+            spent = time.monotonic() - started
+            save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng)
     if bar is not None:
         bar.close()
-    save_checkpoint(checkpoint, model, optimiser, step, time.monotonic() - started, rng)
+    spent = time.monotonic() - started
+    save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng)
     summary = evaluate(model, val_store, text_embeddings)
     torch.save(model.state_dict(), out / WEIGHTS)
     write_history(out / "history.json", history, summary, config, step, time.monotonic() - started)
     return summary
+
+
+def swap_decoys(
+    batch: dict[str, torch.Tensor],
+    items: list[Item],
+    decoys: Decoys,
+    chance: float,
+    rng: np.random.Generator,
+) -> None:
+    """Show some naming expressions under a decoy category word, labels unchanged.
+
+    The swapped items' ``named`` becomes -1: the decoy word names no category, so the category
+    loss has nothing to say about it.
+    """
+    for p, item in enumerate(items):
+        if item.expression not in decoys.of_expression or rng.random() >= chance:
+            continue
+        batch["text_embedding"][p] = torch.from_numpy(decoys.pick(item.expression, rng))
+        batch["named"][p] = -1
 
 
 def expected_steps(step: int, started: float, budget: float, tc) -> int:

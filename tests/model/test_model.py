@@ -108,7 +108,7 @@ def test_short_training_lowers_every_loss_and_beats_the_prior(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())["history"]
     assert len(history) >= 20
     window = max(5, len(history) // 5)
-    for loss in ("iou", "type", "action"):
+    for loss in ("iou", "type", "action", "category"):
         first = np.mean([h[loss] for h in history[:window]])
         last = np.mean([h[loss] for h in history[-window:]])
         assert last < first, f"{loss} loss did not fall: {first:.4f} -> {last:.4f}"
