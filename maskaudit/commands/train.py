@@ -82,10 +82,11 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--decoy-prob",
     type=float,
-    default=0.25,
+    default=0.0,
     show_default=True,
     help="Chance that an expression naming a category is shown with an unknown word in its "
-    "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off.",
+    "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off "
+    "(the shipped checkpoint was trained without them).",
 )
 @click.option(
     "--text-encoder",
