@@ -91,7 +91,7 @@ def test_short_training_lowers_every_loss_and_beats_the_prior(tmp_path):
     from maskaudit.model.train import train
 
     data = tmp_path / "bench"
-    result = CliRunner().invoke(synth, ["--out", str(data), "--videos", "40", "--seed", "3"])
+    result = CliRunner().invoke(synth, ["--out", str(data), "--videos", "80", "--seed", "3"])
     assert result.exit_code == 0, result.output
     store = build_store(data, "train", "train", progress=False)
     held = {v for v in store.videos if video_in_holdout(v, 0.2)}
@@ -100,8 +100,9 @@ def test_short_training_lowers_every_loss_and_beats_the_prior(tmp_path):
     assert train_store.items and val_store.items
     text_dir = ensure_text_encoder(tmp_path / "text")
     embeddings = embed_expressions(store.expressions, text_dir)
+    # Bounded by steps, not by time, so that a loaded machine trains the same model, only slower.
     config = RunConfig(
-        train=TrainConfig(minutes=1.5, max_steps=150, clips_per_step=4, eval_every=1000, threads=2)
+        train=TrainConfig(minutes=20, max_steps=150, clips_per_step=4, eval_every=1000, threads=2)
     )
     train(config, train_store, val_store, embeddings, tmp_path / "run", progress=False)
 
