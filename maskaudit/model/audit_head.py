@@ -229,12 +229,14 @@ class AuditHead(nn.Module):
         feat2: torch.Tensor,
         pooled_inside2: torch.Tensor,
         geometry: torch.Tensor,
-        text_embedding: torch.Tensor,
+        query: torch.Tensor,
     ) -> torch.Tensor:
-        """Return the candidate's place relative to the object the expression names [B, K, 5]."""
+        """Return the candidate's place relative to the object the expression names [B, K, 5].
+
+        ``query`` [B, c2] is the expression's ``anchor_query`` into the frame's coarsest features.
+        """
         B, C, h, w = feat2.shape
         K = geometry.shape[1]
-        query = self.anchor_query(text_embedding)
         scores = torch.einsum("bc,bchw->bhw", query, feat2).reshape(B, h * w) / math.sqrt(C)
         attention = torch.softmax(scores, dim=1).reshape(B, h, w)
         ys = (torch.arange(h, device=feat2.device).to(feat2.dtype) + 0.5) / h
@@ -277,7 +279,8 @@ class AuditHead(nn.Module):
         c2 = feat2.shape[1]
         inside2 = pooled[:, :, -3 * c2 : -2 * c2]
         sound = self.sound_features(masks, context_maps, context_audio, context_valid)
-        spatial = self.spatial_features(feat2, inside2, geometry, text_embedding)
+        query = self.anchor_query(text_embedding)
+        spatial = self.spatial_features(feat2, inside2, geometry, query)
         text = self.text_proj(text_embedding).unsqueeze(1).expand(B, K, -1)
         scene = self.global_proj(frame_global).unsqueeze(1).expand(B, K, -1)
         grounding = self.grounding(sound, spatial, text_embedding)
@@ -292,7 +295,7 @@ class AuditHead(nn.Module):
         action_logits = self.action_out(hidden) + self.grounding_to_action(grounding)
         iou = torch.sigmoid(iou_logit).squeeze(2)
         if with_grounding:
-            return iou, type_logits, action_logits, inside2, self.anchor_query(text_embedding)
+            return iou, type_logits, action_logits, inside2, query
         return iou, type_logits, action_logits
 
     def grounding(

@@ -15,7 +15,7 @@ import torch
 
 from maskaudit.model.auditor import AuditorModel
 from maskaudit.model.batch import MODEL_INPUTS, make_batch
-from maskaudit.model.categories import category_names
+from maskaudit.model.categories import NO_CATEGORY, category_names
 from maskaudit.model.category_loss import CategoryPrototypes
 from maskaudit.model.config import RunConfig
 from maskaudit.model.dataset import ClipStore, Item
@@ -191,14 +191,14 @@ def swap_decoys(
 ) -> None:
     """Show some naming expressions under a decoy category word, labels unchanged.
 
-    The swapped items' ``named`` becomes -1: the decoy word names no category, so the category
-    loss has nothing to say about it.
+    The swapped items' ``named`` becomes ``NO_CATEGORY``: the decoy word names no category, so
+    the category loss has nothing to say about it.
     """
     for p, item in enumerate(items):
         if item.expression not in decoys.of_expression or rng.random() >= chance:
             continue
         batch["text_embedding"][p] = torch.from_numpy(decoys.pick(item.expression, rng))
-        batch["named"][p] = -1
+        batch["named"][p] = NO_CATEGORY
 
 
 def expected_steps(step: int, started: float, budget: float, tc) -> int:
