@@ -55,8 +55,9 @@ def save_checkpoint(
     step: int,
     elapsed: float,
     rng: np.random.Generator,
+    history: list[dict],
 ) -> None:
-    """Write a resumable checkpoint atomically."""
+    """Write a resumable checkpoint atomically, with the loss history so far."""
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
@@ -67,6 +68,7 @@ def save_checkpoint(
             "elapsed": elapsed,
             "numpy_rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
+            "history": history,
         },
         tmp,
     )
@@ -112,6 +114,7 @@ def train(
     with_grounding = tc.category_weight > 0
     rng = np.random.default_rng(tc.seed)
     step, elapsed = 0, 0.0
+    history: list[dict] = []
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -121,10 +124,10 @@ def train(
         step, elapsed = state["step"], state["elapsed"]
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
+        history = state.get("history", [])
         logger.info("resumed from %s at step %d (%.1f min)", checkpoint, step, elapsed / 60)
 
     budget = tc.minutes * 60.0
-    history: list[dict] = []
     summary: dict = {}
     bar = None
     if progress:
@@ -171,11 +174,11 @@ def train(
             history[-1]["val"] = summary
             logger.info("step %d: %s", step, summary)
             spent = time.monotonic() - started
-            save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng)
+            save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng, history)
     if bar is not None:
         bar.close()
     spent = time.monotonic() - started
-    save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng)
+    save_checkpoint(checkpoint, model, prototypes, optimiser, step, spent, rng, history)
     summary = evaluate(model, val_store, text_embeddings)
     torch.save(model.state_dict(), out / WEIGHTS)
     write_history(out / "history.json", history, summary, config, step, time.monotonic() - started)
