@@ -12,6 +12,8 @@ from maskaudit.export.complexity import mac_counts, parameter_counts
 from maskaudit.model.auditor import AuditorModel
 from maskaudit.model.config import ModelConfig
 
+from .conftest import tiny_stores
+
 
 def random_batch(seed: int, p: int = 2, t: int = 10, k: int = 3) -> tuple:
     g = torch.Generator().manual_seed(seed)
@@ -81,23 +83,12 @@ def test_padding_the_context_changes_only_what_it_should():
 
 @pytest.mark.slow
 def test_short_training_lowers_every_loss_and_beats_the_prior(tmp_path):
-    from click.testing import CliRunner
-
-    from maskaudit.commands.synth import command as synth
     from maskaudit.model.config import RunConfig, TrainConfig
-    from maskaudit.model.dataset import build_store, video_in_holdout
     from maskaudit.model.predict import predict_store, store_labels
     from maskaudit.model.text_cache import embed_expressions, ensure_text_encoder
     from maskaudit.model.train import train
 
-    data = tmp_path / "bench"
-    result = CliRunner().invoke(synth, ["--out", str(data), "--videos", "80", "--seed", "3"])
-    assert result.exit_code == 0, result.output
-    store = build_store(data, "train", "train", progress=False)
-    held = {v for v in store.videos if video_in_holdout(v, 0.2)}
-    train_store = store.subset(lambda item: store.videos[item.video] not in held)
-    val_store = store.subset(lambda item: store.videos[item.video] in held)
-    assert train_store.items and val_store.items
+    store, train_store, val_store = tiny_stores(tmp_path, videos=80, seed=3)
     text_dir = ensure_text_encoder(tmp_path / "text")
     embeddings = embed_expressions(store.expressions, text_dir)
     # Bounded by steps, not by time, so that a loaded machine trains the same model, only slower.

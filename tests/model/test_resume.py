@@ -9,22 +9,14 @@ import torch
 
 from maskaudit.model import train as train_module
 
+from .conftest import tiny_stores
+
 
 @pytest.mark.slow
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path, monkeypatch):
-    from click.testing import CliRunner
-
-    from maskaudit.commands.synth import command as synth
     from maskaudit.model.config import RunConfig, TrainConfig
-    from maskaudit.model.dataset import build_store, video_in_holdout
 
-    data = tmp_path / "bench"
-    result = CliRunner().invoke(synth, ["--out", str(data), "--videos", "12", "--seed", "5"])
-    assert result.exit_code == 0, result.output
-    store = build_store(data, "train", "train", progress=False)
-    held = {v for v in store.videos if video_in_holdout(v, 0.2)}
-    train_store = store.subset(lambda item: store.videos[item.video] not in held)
-    val_store = store.subset(lambda item: store.videos[item.video] in held)
+    store, train_store, val_store = tiny_stores(tmp_path, videos=20, seed=5)
     # The test is about the loop's state, not the text: any fixed embeddings will do.
     embeddings = np.random.default_rng(0).normal(size=(len(store.expressions), 384))
     embeddings = embeddings.astype(np.float32)
