@@ -29,51 +29,57 @@ logger = logging.getLogger(__name__)
 )
 @click.option(
     "--minutes",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=40.0,
     show_default=True,
     help="Wall-clock budget of the training loop (data loading not included).",
 )
 @click.option(
     "--max-steps",
-    type=int,
+    type=click.IntRange(min=1),
     default=20000,
     show_default=True,
     help="Upper bound on optimiser steps.",
 )
 @click.option(
     "--clips-per-step",
-    type=int,
+    type=click.IntRange(min=1),
     default=8,
     show_default=True,
     help="Expressions (each with its clip and all its candidates) per step.",
 )
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-3,
+    show_default=True,
+    help="Peak learning rate.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
 @click.option(
     "--threads",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Torch threads (0 = torch's default, all cores).",
 )
 @click.option(
     "--eval-every",
-    type=int,
+    type=click.IntRange(min=1),
     default=250,
     show_default=True,
     help="Steps between validation passes and checkpoints.",
 )
 @click.option(
     "--val-fraction",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.05,
     show_default=True,
     help="Share of training videos held out for validation.",
 )
 @click.option(
     "--category-weight",
-    type=float,
+    type=click.FloatRange(min=0),
     default=0.3,
     show_default=True,
     help="Weight of the category grounding loss where the data labels categories "
@@ -81,7 +87,7 @@ logger = logging.getLogger(__name__)
 )
 @click.option(
     "--decoy-prob",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
     help="Chance that an expression naming a category is shown with an unknown word in its "
