@@ -88,11 +88,10 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--decoy-prob",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=0.25,
     show_default=True,
     help="Chance that an expression naming a category is shown with an unknown word in its "
-    "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off "
-    "(the shipped checkpoint was trained without them).",
+    "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off.",
 )
 @click.option(
     "--text-encoder",

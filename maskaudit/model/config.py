@@ -72,7 +72,7 @@ class TrainConfig:
             (``maskaudit.model.category_loss``) where the data labels categories; 0 turns it
             off. Defaults to 0.3.
         decoy_prob: Chance that an expression naming a category is shown with a decoy word in
-            its place (``maskaudit.model.decoys``); 0 turns it off. Defaults to 0.0.
+            its place (``maskaudit.model.decoys``); 0 turns it off. Defaults to 0.25.
     """
 
     seed: int = 0
@@ -87,7 +87,7 @@ class TrainConfig:
     threads: int = 0
     truncate_prob: float = 0.2
     category_weight: float = 0.3
-    decoy_prob: float = 0.0
+    decoy_prob: float = 0.25
 
 
 @dataclass
