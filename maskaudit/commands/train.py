@@ -9,8 +9,11 @@ from pathlib import Path
 import click
 
 from maskaudit.errors import ConfigError
+from maskaudit.model.config import TrainConfig
 
 logger = logging.getLogger(__name__)
+
+DEFAULTS = TrainConfig()
 
 
 @click.command("train")
@@ -30,57 +33,59 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--minutes",
     type=click.FloatRange(min=0, min_open=True),
-    default=40.0,
+    default=DEFAULTS.minutes,
     show_default=True,
     help="Wall-clock budget of the training loop (data loading not included).",
 )
 @click.option(
     "--max-steps",
     type=click.IntRange(min=1),
-    default=20000,
+    default=DEFAULTS.max_steps,
     show_default=True,
     help="Upper bound on optimiser steps.",
 )
 @click.option(
     "--clips-per-step",
     type=click.IntRange(min=1),
-    default=8,
+    default=DEFAULTS.clips_per_step,
     show_default=True,
     help="Expressions (each with its clip and all its candidates) per step.",
 )
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
-    default=2e-3,
+    default=DEFAULTS.lr,
     show_default=True,
     help="Peak learning rate.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
+@click.option(
+    "--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed of every draw."
+)
 @click.option(
     "--threads",
     type=click.IntRange(min=0),
-    default=0,
+    default=DEFAULTS.threads,
     show_default=True,
     help="Torch threads (0 = torch's default, all cores).",
 )
 @click.option(
     "--eval-every",
     type=click.IntRange(min=1),
-    default=250,
+    default=DEFAULTS.eval_every,
     show_default=True,
     help="Steps between validation passes and checkpoints.",
 )
 @click.option(
     "--val-fraction",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
+    default=DEFAULTS.val_fraction,
     show_default=True,
     help="Share of training videos held out for validation.",
 )
 @click.option(
     "--category-weight",
     type=click.FloatRange(min=0),
-    default=0.3,
+    default=DEFAULTS.category_weight,
     show_default=True,
     help="Weight of the category grounding loss where the data labels categories "
     "(the synthetic benchmark's sidecar); 0 turns it off.",
@@ -88,7 +93,7 @@ logger = logging.getLogger(__name__)
 @click.option(
     "--decoy-prob",
     type=click.FloatRange(0, 1),
-    default=0.25,
+    default=DEFAULTS.decoy_prob,
     show_default=True,
     help="Chance that an expression naming a category is shown with an unknown word in its "
     "place (labels kept), so that unseen category names are not over-trusted; 0 turns it off.",
@@ -133,7 +138,7 @@ def command(
         import torch  # noqa: F401
     except ImportError as exc:
         raise ConfigError("training needs PyTorch: pip install 'maskaudit[train]'") from exc
-    from maskaudit.model.config import ModelConfig, RunConfig, TrainConfig
+    from maskaudit.model.config import ModelConfig, RunConfig
     from maskaudit.model.dataset import build_store, video_in_holdout
     from maskaudit.model.text_cache import embed_expressions, ensure_text_encoder
     from maskaudit.model.train import train
